@@ -1,0 +1,39 @@
+# Deskmate: `make run` sets up and serves the sample KB; `make test` sets up and runs every check.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install index run test lint pytest bench-quality clean
+
+# torch comes first and exactly pinned: that takes the local CPU wheel; letting
+# sentence-transformers resolve it would pull several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	$(BIN)/deskmate index build
+
+run: index
+	$(BIN)/deskmate serve
+
+lint: install
+	$(BIN)/ruff check app indexer tests bench
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint pytest
+
+bench-quality: install
+	$(BIN)/python bench/quality.py --calibrate --ablate-stemming
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

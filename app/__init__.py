@@ -1,0 +1,1 @@
+"""Deskmate service: settings, the Searcher, the HTTP API and the CLI root."""

@@ -1,0 +1,60 @@
+"""Guess the language of a query from the indexed vocabulary and the script it is written in."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from indexer.lexical import Analyzer
+
+
+def script_of(char: str) -> str | None:
+    """Unicode script family of a letter ("LATIN", "CYRILLIC", "ARABIC"…), None otherwise."""
+    if not char.isalpha():
+        return None
+    name = unicodedata.name(char, "")
+    return name.split(" ", 1)[0] if name else None
+
+
+def dominant_script(terms: Iterable[str], sample: int = 5000) -> str | None:
+    """The script most terms of a vocabulary start with."""
+    counts: Counter[str] = Counter()
+    for index, term in enumerate(terms):
+        if index >= sample:
+            break
+        script = script_of(term[0]) if term else None
+        if script:
+            counts[script] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
+class LanguageGuesser:
+    """Picks the indexed language a query is most likely written in.
+
+    Each language scores one point per query word found in its vocabulary (after
+    that language's analysis) plus half a point for the share of the query's
+    letters written in the language's script; ties go to the default language.
+    Works for any language in the KB, with nothing to download.
+    """
+
+    def __init__(self, vocab_by_lang: Mapping[str, frozenset[str]], analyzer: Analyzer,
+                 default: str) -> None:
+        self._vocab = vocab_by_lang
+        self._analyzer = analyzer
+        self._default = default
+        self._scripts = {lang: dominant_script(terms) for lang, terms in vocab_by_lang.items()}
+
+    def guess(self, query: str) -> str:
+        if not self._vocab:
+            return self._default
+        letters = [s for s in map(script_of, query) if s]
+        scores: dict[str, float] = {}
+        for lang, vocab in self._vocab.items():
+            words = self._analyzer.words(query, (lang,))
+            found = sum(1 for w in words if vocab.intersection(w.terms))
+            share = sum(1 for s in letters if s == self._scripts[lang]) / max(1, len(letters))
+            scores[lang] = found + 0.5 * share
+        best = max(scores.values())
+        tied = sorted(lang for lang, score in scores.items() if score == best)
+        return self._default if self._default in tied else tied[0]

@@ -1,0 +1,309 @@
+"""The Searcher: the one search path for the API, the CLI, the sidebar and the benchmarks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from app.fuse import Ranking, best_possible, reciprocal_rank_fusion
+from app.language import LanguageGuesser
+from app.snippet import collapse_space, make_snippet
+from indexer.embed import Encoder
+from indexer.errors import ModelMismatch
+from indexer.lexical import Analyzer, Word
+from indexer.records import Article, Audience, Hit
+from indexer.snapshot import Snapshot
+
+HIGHLIGHT_MIN_IDF = 1.0
+"""Words found in more than ~37 % of chunks ("the", "jak", "и") are not highlighted."""
+
+
+class Mode(StrEnum):
+    """Which retrievers a search uses; only benchmarks and debugging pick one."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Values allowed per field (any of them); fields combine with AND. Empty: no filter."""
+
+    lang: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    product: tuple[str, ...] = ()
+    audience: tuple[Audience, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    """Ranking knobs (from Settings)."""
+
+    candidates: int = 100
+    rrf_k: float = 10.0
+    dense_weight: float = 1.5
+    lexical_weight: float = 1.0
+    uncovered_dense_weight: float = 0.0
+    min_similarity: float = 0.58
+    min_coverage: float = 0.38
+    snippet_chars: int = 240
+    default_lang: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """How strongly the top result is supported, for the no-good-match rule."""
+
+    similarity: float | None
+    """Best cosine of the top article's chunks; None when dense retrieval did not run."""
+    coverage: float
+    """IDF-weighted share of query words found in the top result's best chunk."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOutcome:
+    query: str
+    query_lang: str
+    hits: list[Hit]
+    no_good_match: bool
+    evidence: Evidence | None
+    took_ms: float
+    index_version: str
+
+
+@dataclass(slots=True)
+class _Query:
+    text: str
+    lang: str
+    words: list[Word]
+    terms: list[str] = field(default_factory=list)
+
+
+class Searcher:
+    """Hybrid search over one immutable snapshot; safe to share between threads."""
+
+    def __init__(self, snapshot: Snapshot, encoder: Encoder, config: SearchConfig,
+                 analyzer: Analyzer | None = None) -> None:
+        check_model(snapshot, encoder)
+        self.snapshot = snapshot
+        self.encoder = encoder
+        self.config = config
+        self.analyzer = analyzer or Analyzer()
+        self._articles: list[Article] = list(snapshot.articles.values())
+        position = {a.id: i for i, a in enumerate(self._articles)}
+        self._chunk_article = np.array([position[c.article_id] for c in snapshot.chunks],
+                                       dtype=np.int32)
+        self._chunks_of: dict[int, list[int]] = {}
+        for chunk_index, article_index in enumerate(self._chunk_article.tolist()):
+            self._chunks_of.setdefault(article_index, []).append(chunk_index)
+        self._facets = _facet_index(self._articles)
+        self._languages = tuple(sorted(snapshot.lexical.vocab_by_lang))
+        self._translations = _translation_groups(self._articles)
+        self._guesser = LanguageGuesser(snapshot.lexical.vocab_by_lang, self.analyzer,
+                                        config.default_lang)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self._languages
+
+    def search(self, query: str, *, k: int = 5, filters: Filters = Filters(),
+               mode: Mode = Mode.HYBRID, today: date | None = None) -> SearchOutcome:
+        """Rank articles for ``query``; filters apply before the ranking is cut."""
+        started = time.perf_counter()
+        parsed = self._parse(query, filters)
+        mask = self._mask(filters)
+        rankings, similarity = self._rank(parsed, mask, mode)
+        articles = reciprocal_rank_fusion(
+            [Ranking(self._article_order(r.ids), r.weight) for r in rankings], self.config.rrf_k)
+        top = sorted(articles, key=lambda a: (-articles[a], a))[:k]
+        best_chunks = self._best_chunks(reciprocal_rank_fusion(rankings, self.config.rrf_k), top)
+        today = today or date.today()
+        scale = best_possible(rankings, self.config.rrf_k) or 1.0
+        matched = self._highlight_terms(parsed)
+        hits = [self._hit(c, articles[a] / scale, matched, today)
+                for a, c in zip(top, best_chunks, strict=True)]
+        evidence = self._evidence(parsed, best_chunks, similarity) if hits else None
+        return SearchOutcome(
+            query=query, query_lang=parsed.lang, hits=hits,
+            no_good_match=self._no_good_match(evidence),
+            evidence=evidence, took_ms=(time.perf_counter() - started) * 1000,
+            index_version=self.snapshot.version,
+        )
+
+    def _parse(self, query: str, filters: Filters) -> _Query:
+        lang = filters.lang[0] if len(filters.lang) == 1 else self._guesser.guess(query)
+        words = [self._corrected(w) for w in
+                 self.analyzer.words(query, filters.lang or self._languages)]
+        parsed = _Query(query, lang, words)
+        parsed.terms = [t for w in words for t in w.terms]
+        return parsed
+
+    def _corrected(self, word: Word) -> Word:
+        """A word none of whose terms is indexed gets the indexed terms one typo away."""
+        lexical = self.snapshot.lexical
+        if lexical.known(word.terms):
+            return word
+        fixes = {fix: None for term in word.terms for fix in lexical.corrections(term)}
+        return Word(word.start, word.end, tuple(fixes)) if fixes else word
+
+    def _mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
+        allowed: npt.NDArray[np.bool_] | None = None
+        for name, values in (("lang", filters.lang), ("tags", filters.tags),
+                             ("product", filters.product), ("audience", filters.audience)):
+            if not values:
+                continue
+            field_mask = np.zeros(len(self._articles), dtype=bool)
+            for value in values:
+                field_mask[self._facets[name].get(str(value), [])] = True
+            allowed = field_mask if allowed is None else allowed & field_mask
+        return None if allowed is None else allowed[self._chunk_article]
+
+    def _rank(self, query: _Query, mask: npt.NDArray[np.bool_] | None,
+              mode: Mode) -> tuple[list[Ranking], dict[int, float]]:
+        n = self.config.candidates
+        rankings: list[Ranking] = []
+        similarity: dict[int, float] = {}
+        dense_weight = self._dense_weight(query.lang, mode)
+        if dense_weight > 0 and (mask is None or mask.any()):
+            vector = self.encoder.embed_queries([query.text])[0]
+            scores, ids = self.snapshot.dense.search(vector, n, mask)
+            similarity = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+            rankings.append(Ranking(ids.tolist(), dense_weight))
+        if mode is not Mode.DENSE:
+            weight = 1.0 if mode is Mode.LEXICAL else self.config.lexical_weight
+            rankings.append(Ranking(self._lexical_top(query.terms, mask, n), weight))
+        return rankings, similarity
+
+    def _dense_weight(self, lang: str, mode: Mode) -> float:
+        if mode is Mode.LEXICAL:
+            return 0.0
+        if mode is Mode.DENSE:
+            return 1.0
+        if self.encoder.covers(lang):
+            return self.config.dense_weight
+        return self.config.uncovered_dense_weight
+
+    def _lexical_top(self, terms: list[str], mask: npt.NDArray[np.bool_] | None,
+                     n: int) -> list[int]:
+        scores = self.snapshot.lexical.scores(terms, mask)
+        positive = np.flatnonzero(scores > 0)
+        if len(positive) > n:
+            positive = positive[np.argpartition(-scores[positive], n - 1)[:n]]
+        ranked: list[int] = positive[np.argsort(-scores[positive], kind="stable")].tolist()
+        return ranked
+
+    def _article_order(self, chunk_ids: Sequence[int]) -> list[int]:
+        """Articles in the order their best chunk appears in a chunk ranking."""
+        order: list[int] = self._chunk_article[chunk_ids].tolist()
+        return list(dict.fromkeys(order))
+
+    def _best_chunks(self, chunk_scores: dict[int, float], articles: list[int]) -> list[int]:
+        """For each article, its chunk with the highest fused score."""
+        best: dict[int, int] = {}
+        for chunk_index, score in chunk_scores.items():
+            article_index = int(self._chunk_article[chunk_index])
+            current = best.get(article_index)
+            if current is None or (score, -chunk_index) > (chunk_scores[current], -current):
+                best[article_index] = chunk_index
+        return [best[a] for a in articles]
+
+    def _highlight_terms(self, query: _Query) -> frozenset[str]:
+        lexical = self.snapshot.lexical
+        return frozenset(t for t in query.terms if lexical.idf(t) >= HIGHLIGHT_MIN_IDF)
+
+    def _hit(self, chunk_index: int, score: float, matched: frozenset[str], today: date) -> Hit:
+        chunk = self.snapshot.chunks[chunk_index]
+        article = self._articles[int(self._chunk_article[chunk_index])]
+        text = collapse_space(chunk.text)
+        words = self.analyzer.words(text, (article.lang,))
+        snippet = make_snippet(text, words, matched, self.config.snippet_chars)
+        return Hit(article, chunk, round(min(score, 1.0), 4), snippet.text, snippet.highlights,
+                   article.is_stale(today))
+
+    def _evidence(self, query: _Query, best_chunks: list[int],
+                  similarity: dict[int, float]) -> Evidence:
+        article_index = int(self._chunk_article[best_chunks[0]])
+        chunks = self._chunks_of[article_index]
+        sims = [similarity[c] for c in chunks if c in similarity]
+        dense = max(sims) if sims else (min(similarity.values()) if similarity else None)
+        return Evidence(dense, self._coverage(query, np.asarray(chunks)))
+
+    def _coverage(self, query: _Query, chunks: npt.NDArray[np.int64]) -> float:
+        """IDF-weighted share of the query's words that occur in the given chunks.
+
+        A word found nowhere in the index weighs as much as the rarest indexed term:
+        it usually names the thing the KB does not cover ("bitcoin", "Alexa").
+        """
+        lexical = self.snapshot.lexical
+        total = found = 0.0
+        for word in query.words:
+            weight = max((lexical.idf(t) for t in word.terms), default=0.0) or lexical.max_idf
+            total += weight
+            if any(np.isin(lexical.postings(t), chunks).any() for t in word.terms):
+                found += weight
+        return found / total if total else 0.0
+
+    def _no_good_match(self, evidence: Evidence | None) -> bool:
+        if evidence is None:
+            return True
+        dense_ok = evidence.similarity is not None and (
+            evidence.similarity >= self.config.min_similarity)
+        return not (dense_ok or evidence.coverage >= self.config.min_coverage)
+
+    def translations(self, article_id: str) -> dict[str, str]:
+        """Other language versions of an article: language → article id."""
+        article = self.snapshot.articles[article_id]
+        group = self._translations.get(article.translation_of or article.id, {})
+        return {lang: other for lang, other in group.items() if other != article_id}
+
+    def facet_values(self) -> dict[str, list[str]]:
+        """Values present in the index per filterable field (for filter menus)."""
+        return {name: sorted(values) for name, values in self._facets.items()}
+
+
+def check_model(snapshot: Snapshot, encoder: Encoder) -> None:
+    """Refuse a snapshot built with another model or passage prompt than ``encoder``'s.
+
+    Raises:
+        ModelMismatch: with both model ids and how to fix it.
+    """
+    built = snapshot.manifest.get("model", {})
+    if built.get("id") != encoder.model_id:
+        raise ModelMismatch(
+            f"the index {snapshot.version} was built with model {built.get('id')!r} but the "
+            f"service loaded {encoder.model_id!r}; rebuild the index with "
+            "`deskmate index build` or set DESKMATE_MODEL to the model it was built with")
+    if built.get("passage_prompt", "") != encoder.spec.passage_prompt:
+        raise ModelMismatch(
+            f"the index {snapshot.version} was built with passage prompt "
+            f"{built.get('passage_prompt')!r}, the service uses {encoder.spec.passage_prompt!r}; "
+            "rebuild the index or set DESKMATE_PASSAGE_PROMPT to match")
+
+
+def _facet_index(articles: Sequence[Article]) -> dict[str, dict[str, list[int]]]:
+    facets: dict[str, dict[str, list[int]]] = {"lang": {}, "tags": {}, "product": {},
+                                               "audience": {}}
+    for index, article in enumerate(articles):
+        facets["lang"].setdefault(article.lang, []).append(index)
+        facets["audience"].setdefault(article.audience.value, []).append(index)
+        if article.product:
+            facets["product"].setdefault(article.product, []).append(index)
+        for tag in article.tags:
+            facets["tags"].setdefault(tag, []).append(index)
+    return facets
+
+
+def _translation_groups(articles: Sequence[Article]) -> dict[str, dict[str, str]]:
+    """Original id → {language: article id} for every original and its translations."""
+    groups: dict[str, dict[str, str]] = {}
+    for article in sorted(articles, key=lambda a: a.translation_of is not None):
+        root = article.translation_of or article.id
+        groups.setdefault(root, {}).setdefault(article.lang, article.id)
+    return groups

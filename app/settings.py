@@ -1,0 +1,121 @@
+"""Deskmate settings: one object, from ``DESKMATE_*`` environment variables, built at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from indexer.embed import ModelSpec
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, the CLI and the indexer, with working defaults.
+
+    Relative paths are taken from the working directory, so the defaults work from
+    a fresh clone: the sample ``kb/`` and a git-ignored ``var/``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DESKMATE_", extra="forbid")
+
+    kb_dir: Path = Path("kb")
+    """Directory of Markdown articles."""
+    data_dir: Path = Path("var")
+    """Where the index, the embedding cache and the database live."""
+    index_dir: Path | None = None
+    """Index directory; default ``<data_dir>/index``."""
+    model: str = "default"
+    """``default`` (bundled all-MiniLM-L6-v2), a local model directory, or a cached name."""
+    model_languages: Annotated[list[str], NoDecode] = []
+    """Languages the model understands (comma-separated; ``*`` for all); empty: its model card."""
+    query_prompt: str = ""
+    """Text put before every query, for models trained with prompts (e5: ``query: ``)."""
+    passage_prompt: str = ""
+    """Text put before every chunk (e5: ``passage: ``)."""
+    device: str = "cpu"
+    """Torch device used to encode (``cpu``, ``cuda``)."""
+    encoder_threads: int = Field(1, ge=0)
+    """Encoder threads while serving; 1 avoids oversubscribing cores under load."""
+    build_threads: int = Field(0, ge=0)
+    """Encoder threads while building (0: all cores)."""
+    host: str = "127.0.0.1"
+    """Address the service listens on."""
+    port: int = Field(8000, ge=1, le=65535)
+    """Port the service listens on."""
+    default_lang: str = "en"
+    """Language of articles whose front matter has no ``lang``."""
+    max_article_bytes: int = Field(1 << 20, gt=0)
+    """Articles over this size are skipped and reported."""
+    chunk_tokens: int = Field(0, ge=0)
+    """Token budget per chunk (0: the model's maximum sequence length)."""
+    overlap_tokens: int = Field(32, ge=0)
+    """Tokens repeated between consecutive chunks of a long section."""
+    batch_size: int = Field(32, gt=0)
+    """Chunks per encoder batch while building."""
+    keep_snapshots: int = Field(3, ge=1)
+    """Published snapshots retained for rollback."""
+    candidates: int = Field(100, ge=10)
+    """Chunks each retriever (dense, BM25) hands to fusion."""
+    rrf_k: float = Field(10.0, gt=0)
+    """Reciprocal-rank-fusion constant: higher flattens the rank weights."""
+    dense_weight: float = Field(1.5, ge=0)
+    """Fusion weight of the dense ranking for languages the model covers."""
+    lexical_weight: float = Field(1.0, ge=0)
+    """Fusion weight of the BM25 ranking."""
+    uncovered_dense_weight: float = Field(0.0, ge=0)
+    """Fusion weight of the dense ranking for query languages the model does not cover."""
+    min_similarity: float = 0.58
+    """Below this cosine the dense evidence for the top result counts as weak."""
+    min_coverage: float = Field(0.38, ge=0, le=1)
+    """Below this IDF-weighted share of query words found in the top result, lexical evidence
+    counts as weak. A search is ``no_good_match`` when both are weak."""
+    snippet_chars: int = Field(240, ge=60)
+    """Target snippet length in characters."""
+    log_level: str = "info"
+    """Python logging level."""
+
+    @field_validator("model_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("default_lang")
+    @classmethod
+    def _known_shape(cls, value: str) -> str:
+        if not value.replace("-", "").isalnum():
+            raise ValueError(f"default_lang {value!r} is not a language tag such as 'en'")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _derive_dirs(self) -> Settings:
+        if self.index_dir is None:
+            self.index_dir = self.data_dir / "index"
+        if self.overlap_tokens and self.chunk_tokens and self.overlap_tokens * 2 >= self.chunk_tokens:
+            raise ValueError(
+                f"overlap_tokens={self.overlap_tokens} must be below half of "
+                f"chunk_tokens={self.chunk_tokens}")
+        return self
+
+    @property
+    def index_path(self) -> Path:
+        assert self.index_dir is not None  # set by _derive_dirs
+        return self.index_dir
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "cache" / "embeddings.sqlite"
+
+    def model_spec(self, *, serving: bool) -> ModelSpec:
+        """How to load the model, for the service (``serving``) or for a build."""
+        return ModelSpec(
+            name=self.model,
+            device=self.device,
+            threads=self.encoder_threads if serving else self.build_threads,
+            query_prompt=self.query_prompt,
+            passage_prompt=self.passage_prompt,
+            languages=tuple(self.model_languages),
+        )

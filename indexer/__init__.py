@@ -1,0 +1,1 @@
+"""Deskmate indexer: Markdown articles in, an immutable index snapshot out."""
