@@ -131,3 +131,7 @@ def _highlighted(snippet: str, highlights: tuple[tuple[int, int], ...]) -> str:
         parts += [snippet[last:start], click.style(snippet[start:end], bold=True, underline=True)]
         last = end
     return "".join(parts) + snippet[last:]
+
+
+if __name__ == "__main__":
+    main()

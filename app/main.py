@@ -25,6 +25,7 @@ def search_config(settings: Settings) -> SearchConfig:
         candidates=settings.candidates, rrf_k=settings.rrf_k,
         dense_weight=settings.dense_weight, lexical_weight=settings.lexical_weight,
         uncovered_dense_weight=settings.uncovered_dense_weight,
+        language_dense_weights=settings.language_dense_weights,
         min_similarity=settings.min_similarity, min_coverage=settings.min_coverage,
         snippet_chars=settings.snippet_chars, default_lang=settings.default_lang,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -51,6 +51,7 @@ class SearchConfig:
     dense_weight: float = 1.5
     lexical_weight: float = 1.0
     uncovered_dense_weight: float = 0.0
+    language_dense_weights: Mapping[str, float] = field(default_factory=dict)
     min_similarity: float = 0.58
     min_coverage: float = 0.38
     snippet_chars: int = 240
@@ -117,7 +118,7 @@ class Searcher:
                mode: Mode = Mode.HYBRID, today: date | None = None) -> SearchOutcome:
         """Rank articles for ``query``; filters apply before the ranking is cut."""
         started = time.perf_counter()
-        parsed = self._parse(query, filters)
+        parsed = self._parse(query)
         mask = self._mask(filters)
         rankings, similarity = self._rank(parsed, mask, mode)
         articles = reciprocal_rank_fusion(
@@ -137,10 +138,11 @@ class Searcher:
             index_version=self.snapshot.version,
         )
 
-    def _parse(self, query: str, filters: Filters) -> _Query:
-        lang = filters.lang[0] if len(filters.lang) == 1 else self._guesser.guess(query)
-        words = [self._corrected(w) for w in
-                 self.analyzer.words(query, filters.lang or self._languages)]
+    def _parse(self, query: str) -> _Query:
+        # The language filter limits the articles, not the query: an agent may type
+        # English while looking for the Russian version.
+        lang = self._guesser.guess(query)
+        words = [self._corrected(w) for w in self.analyzer.words(query, self._languages)]
         parsed = _Query(query, lang, words)
         parsed.terms = [t for w in words for t in w.terms]
         return parsed
@@ -186,6 +188,8 @@ class Searcher:
             return 0.0
         if mode is Mode.DENSE:
             return 1.0
+        if lang in self.config.language_dense_weights:
+            return self.config.language_dense_weights[lang]
         if self.encoder.covers(lang):
             return self.config.dense_weight
         return self.config.uncovered_dense_weight

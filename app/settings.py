@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     """Reciprocal-rank-fusion constant: higher flattens the rank weights."""
     dense_weight: float = Field(1.5, ge=0)
     """Fusion weight of the dense ranking for languages the model covers."""
+    language_dense_weights: dict[str, float] = {}
+    """Per-language dense weights overriding the two above, as JSON: ``{"pl": 0.4}``."""
     lexical_weight: float = Field(1.0, ge=0)
     """Fusion weight of the BM25 ranking."""
     uncovered_dense_weight: float = Field(0.0, ge=0)

@@ -13,8 +13,10 @@ from app.search import Filters, Searcher, SearchOutcome
 
 router = APIRouter(tags=["search"])
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "Invalid query or parameters (problem+json)"},
-            503: {"description": "No index loaded yet (problem+json)"}}
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Invalid query or parameters (problem+json)"},
+    503: {"description": "No index loaded yet (problem+json)"},
+}
 
 
 @router.get("/v1/search", response_model=SearchOut, responses=PROBLEMS)

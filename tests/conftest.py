@@ -1,0 +1,227 @@
+"""Shared fixtures: a tiny real KB, the real model loaded once, a real server on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from app.main import create_app, search_config
+from app.search import Searcher
+from app.settings import Settings
+from indexer.build import BuildOptions, build_snapshot
+from indexer.embed import Encoder, ModelSpec, load_encoder
+from indexer.snapshot import load_snapshot
+
+ARTICLES = {
+    "en/refunds.md": """---
+id: refunds
+title: How to request a refund
+lang: en
+tags: [refunds, returns]
+product: store
+owner: returns@example.com
+verified: 2026-10-01
+review_every_days: 365
+---
+# How to request a refund
+
+You can get your money back within 30 days of delivery.
+
+## Steps
+
+1. Open **Orders** and choose the order.
+2. Click **Request refund** and pick a reason.
+
+## Agent notes
+
+Goodwill refunds above 50 EUR need a team lead.
+""",
+    "en/wifi.md": """---
+id: wifi
+title: Thermostat won't connect to Wi-Fi
+lang: en
+tags: [wifi, troubleshooting]
+product: thermostat
+verified: 2020-01-01
+review_every_days: 90
+---
+# Thermostat won't connect to Wi-Fi
+
+## Error E21
+
+The thermostat cannot see your network. Move the router closer and use 2.4 GHz.
+""",
+    "en/escalation.md": """---
+id: escalation
+title: Escalating a chargeback
+lang: en
+audience: internal
+tags: [billing]
+product: store
+---
+# Escalating a chargeback
+
+Forward the bank's dispute letter to the billing team within two days.
+""",
+    "pl/zwrot.md": """---
+id: refunds-pl
+title: Jak poprosić o zwrot pieniędzy
+lang: pl
+translation_of: refunds
+tags: [refunds]
+product: store
+---
+# Jak poprosić o zwrot pieniędzy
+
+Zwrot pieniędzy jest możliwy w ciągu 30 dni od dostawy. Otwórz **Zamówienia** i kliknij **Zwrot**.
+""",
+    "ru/vozvrat.md": """---
+id: refunds-ru
+title: Как оформить возврат денег
+lang: ru
+translation_of: refunds
+tags: [refunds]
+product: store
+---
+# Как оформить возврат денег
+
+Вернуть деньги можно в течение 30 дней после доставки. Откройте раздел «Заказы».
+""",
+    "fa/password.md": """---
+id: password-fa
+title: بازنشانی رمز عبور
+lang: fa
+tags: [account]
+product: app
+---
+# بازنشانی رمز عبور
+
+اگر رمز عبور را فراموش کرده‌اید، روی «فراموشی رمز» بزنید. پیوند بازنشانی به ایمیل شما می‌آید.
+""",
+    "broken.md": """---
+id: broken
+title: [unclosed
+---
+# Broken
+""",
+}
+
+
+def write_kb(root: Path, articles: dict[str, str] = ARTICLES) -> Path:
+    for relative, text in articles.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DESKMATE_* setting leaks in from the machine; nothing may reach a model hub."""
+    for key in list(os.environ):
+        if key.startswith("DESKMATE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    return write_kb(tmp_path / "kb")
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The real default model, loaded once per test session."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    return load_encoder(ModelSpec(threads=1))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    kb_dir: Path
+    data_dir: Path
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(kb_dir=self.kb_dir, data_dir=self.data_dir)
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Deployment:
+    """The tiny KB built once into a published snapshot."""
+    root = tmp_path_factory.mktemp("deployment")
+    result = Deployment(write_kb(root / "kb"), root / "var")
+    settings = result.settings
+    build_snapshot(settings.kb_dir, settings.index_path, encoder, settings.cache_path,
+                   BuildOptions())
+    return result
+
+
+@pytest.fixture(scope="session")
+def searcher(deployment: Deployment, encoder: Encoder) -> Searcher:
+    settings = deployment.settings
+    return Searcher(load_snapshot(settings.index_path), encoder, search_config(settings))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+def serve_in_thread(settings: Settings, encoder: Encoder) -> Iterator[LiveServer]:
+    """A real uvicorn server on a free loopback port, stopped at teardown."""
+    port = free_port()
+    app = create_app(settings, encoder=encoder)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(deployment: Deployment, encoder: Encoder) -> Iterator[LiveServer]:
+    yield from serve_in_thread(deployment.settings, encoder)
+
+
+@pytest.fixture
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with live_server.client() as http:
+        yield http
+
+
+SLOW_FIXTURES = {"encoder", "deployment", "searcher", "live_server", "client"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that load the real model or start a server are ``slow`` (skip with -m 'not slow')."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import snapshot
+from indexer.dense import DenseIndex
+from indexer.errors import SnapshotError
+from indexer.lexical import Analyzer, LexicalIndex
+from indexer.parse import parse_article
+from indexer.records import Chunk
+
+
+def stage(index_dir: Path, title: str) -> Path:
+    version = snapshot.new_version()
+    staged = snapshot.staging_dir(index_dir, version)
+    article = parse_article(f"# {title}\n\nbody text\n", default_id=title.lower(),
+                            default_lang="en", path="a.md")
+    chunk = Chunk(f"{article.id}#x:0", article.id, "x", (title,), "body text", 0)
+    DenseIndex.build(np.eye(1, 4, dtype=np.float32)).save(staged)
+    LexicalIndex.from_texts([chunk.embed_text], ["en"], Analyzer()).save(staged)
+    snapshot.write_records(staged, [article], [chunk])
+    snapshot.write_manifest(staged, {"version": version})
+    return staged
+
+
+def test_publish_swaps_the_pointer_and_load_mirrors_save(tmp_path: Path) -> None:
+    staged = stage(tmp_path, "First")
+    published = snapshot.publish(tmp_path, staged, keep=3)
+    loaded = snapshot.load_snapshot(tmp_path)
+    assert loaded.version == published.name == snapshot.current_version(tmp_path)
+    assert list(loaded.articles) == ["first"]
+    assert loaded.chunks[0].heading_path == ("First",)
+    assert loaded.dense.size == loaded.lexical.size == 1
+    assert not staged.exists()
+
+
+def test_only_the_newest_snapshots_are_kept(tmp_path: Path) -> None:
+    versions = [snapshot.publish(tmp_path, stage(tmp_path, f"A{i}"), keep=2).name for i in range(4)]
+    assert snapshot.list_versions(tmp_path) == versions[-2:]
+    assert snapshot.current_version(tmp_path) == versions[-1]
+
+
+def test_the_current_snapshot_survives_pruning_after_a_rollback(tmp_path: Path) -> None:
+    first = snapshot.publish(tmp_path, stage(tmp_path, "A"), keep=3).name
+    for name in "BCD":
+        snapshot.publish(tmp_path, stage(tmp_path, name), keep=5)
+    snapshot.point_to(tmp_path, first)
+    snapshot.prune(tmp_path, keep=1)
+    assert first in snapshot.list_versions(tmp_path)
+    assert snapshot.load_snapshot(tmp_path).version == first
+
+
+def test_staging_leftovers_are_never_loaded_and_are_pruned(tmp_path: Path) -> None:
+    good = snapshot.publish(tmp_path, stage(tmp_path, "Good"), keep=3).name
+    leftover = stage(tmp_path, "Interrupted")
+    assert snapshot.list_versions(tmp_path) == [good]
+    snapshot.prune(tmp_path, keep=3)
+    assert not leftover.exists()
+
+
+def test_loading_with_nothing_published_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="run `deskmate index build`"):
+        snapshot.load_snapshot(tmp_path)
+
+
+def test_pointing_at_an_incomplete_snapshot_is_refused(tmp_path: Path) -> None:
+    stage(tmp_path, "Unpublished")
+    with pytest.raises(SnapshotError, match="missing or incomplete"):
+        snapshot.point_to(tmp_path, "nope")
+
+
+def test_a_snapshot_of_another_format_is_refused(tmp_path: Path) -> None:
+    published = snapshot.publish(tmp_path, stage(tmp_path, "Old"), keep=3)
+    (published / "manifest.json").write_text('{"format_version": 0}')
+    with pytest.raises(SnapshotError, match="rebuild with"):
+        snapshot.load_snapshot(tmp_path)
