@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install index run test lint pytest bench-quality clean
+.PHONY: install index run test lint pytest bench-quality extension screenshots clean
 
 # torch comes first and exactly pinned: that takes the local CPU wheel; letting
 # sentence-transformers resolve it would pull several GB of CUDA packages.
@@ -24,7 +24,7 @@ run: index
 	$(BIN)/deskmate serve
 
 lint: install
-	$(BIN)/ruff check app indexer tests bench
+	$(BIN)/ruff check app indexer tests bench docs
 	$(BIN)/mypy
 
 pytest: install
@@ -34,6 +34,16 @@ test: lint pytest
 
 bench-quality: install
 	$(BIN)/python bench/quality.py --calibrate --ablate-stemming
+
+extension: dist/deskmate-extension.zip
+
+dist/deskmate-extension.zip: $(wildcard extension/*)
+	mkdir -p dist
+	$(PYTHON) -c "import pathlib, zipfile; z = zipfile.ZipFile('$@', 'w', zipfile.ZIP_DEFLATED); [z.write(p, p.relative_to('extension')) for p in sorted(pathlib.Path('extension').rglob('*')) if p.is_file()]; z.close()"
+	@echo "packed $@"
+
+screenshots: index
+	$(BIN)/python docs/take_screenshots.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

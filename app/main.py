@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.deps import ServiceState
 from app.errors import install_error_handlers
-from app.routes import articles, health, search
+from app.routes import articles, health, pages, search
 from app.search import SearchConfig, Searcher
 from app.settings import Settings
 from indexer.embed import Encoder, load_encoder
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
     )
     app.state.deskmate = state
     install_error_handlers(app)
-    for module in (search, articles, health):
+    for module in (search, articles, health, pages):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

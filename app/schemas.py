@@ -69,7 +69,8 @@ class SectionOut(BaseModel):
     anchor: str
     heading_path: list[str]
     level: int
-    internal: bool
+    internal: bool = Field(description="Listed in internal_sections: for agents, not customers.")
+    text: str = Field(description="The section as plain text (for copying).")
 
 
 class ArticleOut(BaseModel):
@@ -91,6 +92,16 @@ class ArticleOut(BaseModel):
     sections: list[SectionOut]
     markdown: str
     html: str = Field(description="Rendered Markdown; raw HTML in articles is never passed through.")
+
+
+class FacetsOut(BaseModel):
+    """Values present in the live index, for filter menus."""
+
+    lang: list[str]
+    product: list[str]
+    tags: list[str]
+    audience: list[Audience]
+    index_version: str
 
 
 class HealthOut(BaseModel):

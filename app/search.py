@@ -13,15 +13,12 @@ import numpy.typing as npt
 
 from app.fuse import Ranking, best_possible, reciprocal_rank_fusion
 from app.language import LanguageGuesser
-from app.snippet import collapse_space, make_snippet
+from app.snippet import NOT_HIGHLIGHTED, collapse_space, make_snippet
 from indexer.embed import Encoder
 from indexer.errors import ModelMismatch
-from indexer.lexical import Analyzer, Word
+from indexer.lexical import Analyzer, Word, normalize
 from indexer.records import Article, Audience, Hit
 from indexer.snapshot import Snapshot
-
-HIGHLIGHT_MIN_IDF = 1.0
-"""Words found in more than ~37 % of chunks ("the", "jak", "и") are not highlighted."""
 
 
 class Mode(StrEnum):
@@ -219,8 +216,10 @@ class Searcher:
         return [best[a] for a in articles]
 
     def _highlight_terms(self, query: _Query) -> frozenset[str]:
-        lexical = self.snapshot.lexical
-        return frozenset(t for t in query.terms if lexical.idf(t) >= HIGHLIGHT_MIN_IDF)
+        """Terms of the query's words, function words ("how", "jak", "и", "از") left out."""
+        return frozenset(term for word in query.words
+                         if normalize(query.text[word.start:word.end]) not in NOT_HIGHLIGHTED
+                         for term in word.terms)
 
     def _hit(self, chunk_index: int, score: float, matched: frozenset[str], today: date) -> Hit:
         chunk = self.snapshot.chunks[chunk_index]

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     min_coverage: float = Field(0.38, ge=0, le=1)
     """Below this IDF-weighted share of query words found in the top result, lexical evidence
     counts as weak. A search is ``no_good_match`` when both are weak."""
+    frame_ancestors: Annotated[list[str], NoDecode] = ["'self'", "chrome-extension:"]
+    """Who may embed the sidebar in a frame (CSP frame-ancestors), comma-separated:
+    add your helpdesk's origin, e.g. ``'self',chrome-extension:,https://acme.zendesk.com``."""
     snippet_chars: int = Field(240, ge=60)
     """Target snippet length in characters."""
     log_level: str = "info"
@@ -83,6 +86,13 @@ class Settings(BaseSettings):
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("frame_ancestors", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("default_lang")

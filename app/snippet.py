@@ -11,6 +11,20 @@ from indexer.lexical import Word
 _SPACE = re.compile(r"\s+")
 ELLIPSIS = "…"
 
+# Function words are never highlighted (retrieval still uses them: BM25's IDF already
+# gives them little weight). One short list per language of the sample KB; any other
+# language simply highlights every matched word.
+NOT_HIGHLIGHTED = frozenset("""
+a an and are as at be but by can could did do does for from get got had has have how i if in
+into is it its me my no not of on or our so than that the their them then there this to
+too up us was we were what when where which who why will with would you your
+a aby albo ale bo być był czy dla do gdy gdzie i ich jak jaki jest jeśli już ma mam mi mnie
+mogę może na nad nie o od po pod przez się są ta tak te to tu w we z za że
+а без бы был была было в во вы где да для до если есть же за и из или их к как ко когда
+ли мне мой можно на над не нет но о об от по под при с со так то у уже что чтобы это я
+از اگر این با برای به تا چه چطور چگونه را که کی می هم و یا یک آیا است هست من ما شما
+""".split())
+
 
 @dataclass(frozen=True, slots=True)
 class Snippet:

@@ -107,6 +107,25 @@ product: app
 
 اگر رمز عبور را فراموش کرده‌اید، روی «فراموشی رمز» بزنید. پیوند بازنشانی به ایمیل شما می‌آید.
 """,
+    "en/unsafe.md": """---
+id: unsafe
+title: Article with hostile markup
+lang: en
+tags: [security-test]
+product: app
+---
+# Article with hostile markup
+
+<script>window.__pwned = true; alert("script")</script>
+
+Click <img src=x onerror="window.__pwned = true; alert('img')"> here.
+
+[Reset link](javascript:window.__pwned=true) and [the refund guide](refunds#steps).
+
+## Hostile section
+
+<a href="javascript:alert(1)">raw link</a> and <iframe src="https://example.com"></iframe>.
+""",
     "broken.md": """---
 id: broken
 title: [unclosed
@@ -217,7 +236,7 @@ def client(live_server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
-SLOW_FIXTURES = {"encoder", "deployment", "searcher", "live_server", "client"}
+SLOW_FIXTURES = {"encoder", "deployment", "searcher", "live_server", "client", "browser", "playwright"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -24,7 +24,7 @@ def test_index_build_reads_the_environment_and_flags_win(kb_dir: Path, tmp_path:
     result = runner.invoke(main, ["index", "build", "--index", str(tmp_path / "from-flag"),
                                   "--no-progress"], env=env)
     assert result.exit_code == 0, result.output
-    assert "published" in result.output and "6 articles" in result.output
+    assert "published" in result.output and "7 articles" in result.output
     assert "skipped broken.md: front matter is not valid YAML" in result.output
     assert current_version(tmp_path / "from-flag") is not None
     assert not (tmp_path / "from-env").exists()

@@ -30,6 +30,7 @@ def get_article(article_id: str, searcher: SearcherDep) -> ArticleOut:
         translation_of=article.translation_of,
         translations=searcher.translations(article.id), url=f"/v1/articles/{article.id}",
         sections=[SectionOut(anchor=s.anchor, heading_path=list(s.heading_path), level=s.level,
-                             internal=s.anchor in internal) for s in article.sections],
+                             internal=s.anchor in internal, text=s.text)
+                  for s in article.sections],
         markdown=article.markdown, html=render_html(article.markdown),
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from app.deps import SearcherDep
-from app.schemas import ResultOut, SearchIn, SearchOut
+from app.schemas import FacetsOut, ResultOut, SearchIn, SearchOut
 from app.search import Filters, Searcher, SearchOutcome
 
 router = APIRouter(tags=["search"])
@@ -29,6 +29,14 @@ def search_get(params: Annotated[SearchIn, Query()], searcher: SearcherDep) -> S
 def search_post(body: SearchIn, searcher: SearcherDep) -> SearchOut:
     """Ranked answers for a query sent as JSON."""
     return run_search(searcher, body)
+
+
+@router.get("/v1/facets", response_model=FacetsOut, responses=PROBLEMS)
+def facets(searcher: SearcherDep) -> FacetsOut:
+    """Languages, products, tags and audiences present in the index (for filter menus)."""
+    values = searcher.facet_values()
+    return FacetsOut(lang=values["lang"], product=values["product"], tags=values["tags"],
+                     audience=values["audience"], index_version=searcher.snapshot.version)
 
 
 def run_search(searcher: Searcher, params: SearchIn) -> SearchOut:

@@ -120,7 +120,7 @@ def test_unknown_article_is_a_404_problem(client: httpx.Client) -> None:
 def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
-    assert ready["status"] == "ready" and ready["articles"] == 6
+    assert ready["status"] == "ready" and ready["articles"] == 7
     assert ready["model"] == "sentence-transformers/all-MiniLM-L6-v2"
 
 

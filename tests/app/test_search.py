@@ -50,7 +50,7 @@ def test_filters_apply_before_the_cut(searcher: Searcher) -> None:
         (Filters(product=("thermostat",)), {"wifi"}),
         (Filters(tags=("billing", "account")), {"escalation", "password-fa"}),
         (Filters(audience=(Audience.INTERNAL,)), {"escalation"}),
-        (Filters(lang=("en",), audience=(Audience.PUBLIC,)), {"refunds", "wifi"}),
+        (Filters(lang=("en",), audience=(Audience.PUBLIC,)), {"refunds", "wifi", "unsafe"}),
         (Filters(product=("no-such-product",)), set()),
     ],
 )
@@ -121,3 +121,10 @@ def test_language_weights_decide_whether_dense_is_fused(searcher: Searcher) -> N
     hybrid = [h.article.id for h in searcher.search(query, k=6).hits]
     assert [h.article.id for h in no_dense.search(query, k=6).hits] == lexical
     assert hybrid != lexical  # dense retrieval adds articles that share no word with the query
+
+
+def test_function_words_are_not_highlighted(searcher: Searcher) -> None:
+    hits = searcher.search("how do I get a refund within 30 days", k=3, today=TODAY).hits
+    marked = {h.snippet[s:e].lower() for h in hits for s, e in h.highlights}
+    assert marked & {"30", "days", "refund", "refunds"}
+    assert not marked & {"how", "do", "i", "get", "a", "within"} - {"within"}

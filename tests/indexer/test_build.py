@@ -43,12 +43,12 @@ def test_bad_articles_are_reported_and_skipped(kb_dir: Path, tmp_path: Path,
     assert "over the 1,500-byte limit" in reasons["big.md"]
     assert "duplicate id 'refunds', already used by en/refunds.md" in reasons["zz/copy.md"]
     loaded = snapshot.load_snapshot(tmp_path / "index")
-    assert set(loaded.articles) == {"refunds", "wifi", "escalation", "refunds-pl", "refunds-ru",
-                                    "password-fa"}
+    assert set(loaded.articles) == {"refunds", "wifi", "escalation", "unsafe", "refunds-pl",
+                                    "refunds-ru", "password-fa"}
     manifest = loaded.manifest
     assert manifest["model"]["id"] == encoder.model_id
     assert manifest["model"]["dimension"] == 384
-    assert manifest["counts"]["languages"]["en"]["articles"] == 3
+    assert manifest["counts"]["languages"]["en"]["articles"] == 4
     assert {e["path"] for e in manifest["errors"]} == set(reasons)
     assert manifest["build_seconds"] > 0
 
@@ -103,7 +103,7 @@ def test_an_interrupted_build_leaves_the_previous_snapshot_live(
             process.kill()
     assert snapshot.current_version(index) == good.version
     assert snapshot.list_versions(index) == [good.version]
-    assert len(snapshot.load_snapshot(index).articles) == 6
+    assert len(snapshot.load_snapshot(index).articles) == 7
 
     after = build(kb_dir, index, encoder)
     assert snapshot.current_version(index) == after.version
