@@ -6,7 +6,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from indexer.lexical import Analyzer
+from indexer.analyze import Analyzer
 
 
 def script_of(char: str) -> str | None:

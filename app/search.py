@@ -16,7 +16,7 @@ from app.language import LanguageGuesser
 from app.snippet import NOT_HIGHLIGHTED, collapse_space, make_snippet
 from indexer.embed import Encoder
 from indexer.errors import ModelMismatch
-from indexer.lexical import Analyzer, Word, normalize
+from indexer.analyze import Analyzer, Word, normalize
 from indexer.records import Article, Audience, Hit
 from indexer.snapshot import Snapshot
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from indexer.lexical import Word
+from indexer.analyze import Word
 
 _SPACE = re.compile(r"\s+")
 ELLIPSIS = "…"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from app.snippet import ELLIPSIS, collapse_space, make_snippet
-from indexer.lexical import Analyzer
+from indexer.analyze import Analyzer
 
 analyzer = Analyzer()
 

@@ -8,7 +8,8 @@ import pytest
 from indexer import snapshot
 from indexer.dense import DenseIndex
 from indexer.errors import SnapshotError
-from indexer.lexical import Analyzer, LexicalIndex
+from indexer.analyze import Analyzer
+from indexer.lexical import LexicalIndex
 from indexer.parse import parse_article
 from indexer.records import Chunk
 

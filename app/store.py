@@ -1,0 +1,155 @@
+"""The relational store (API keys; later search logs and feedback): SQLAlchemy Core.
+
+SQLite in WAL mode in the data directory by default; PostgreSQL when
+``DESKMATE_DATABASE_URL`` says so. The schema is created and upgraded by Alembic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.String(100), nullable=False),
+    sa.Column("internal", sa.Boolean(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+KEY_PREFIX = "dm"
+
+
+class Scope(StrEnum):
+    """What a key may do."""
+
+    SEARCH = "search"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key (never its secret)."""
+
+    id: str
+    name: str
+    scopes: frozenset[Scope]
+    internal: bool
+    """Whether the key may see ``audience: internal`` articles."""
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def hash_key(key: str) -> str:
+    """Keys are 256-bit random, so one sha256 suffices (no password stretching needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_id_of(key: str) -> str | None:
+    """The public id inside a key ``dm_<id>_<secret>``, or None if it is not one of ours."""
+    parts = key.split("_")
+    return parts[1] if len(parts) == 3 and parts[0] == KEY_PREFIX else None
+
+
+class Store:
+    """All SQL lives here; callers pass keyword arguments and get dataclasses back."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest Alembic revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- API keys -------------------------------------------------------------------
+
+    def create_key(self, *, name: str, scopes: frozenset[Scope], internal: bool) -> tuple[ApiKey, str]:
+        """Create a key; returns it and its secret, which is shown once and never stored."""
+        key_id = secrets.token_hex(4)
+        secret = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32).replace('_', '-')}"
+        row = {"id": key_id, "name": name, "key_hash": hash_key(secret),
+               "scopes": ",".join(sorted(scopes)), "internal": internal,
+               "created_at": datetime.now(UTC), "revoked_at": None}
+        with self.engine.begin() as connection:
+            connection.execute(api_keys.insert().values(**row))
+        return _api_key(row), secret
+
+    def revoke_key(self, *, key_id: str) -> bool:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC)))
+        return bool(result.rowcount)
+
+    def list_keys(self) -> list[ApiKey]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(api_keys.select().order_by(api_keys.c.created_at))
+            return [_api_key(row._mapping) for row in rows]
+
+    def verify_key(self, *, key: str) -> ApiKey | None:
+        """The active key matching ``key``, compared in constant time; None otherwise."""
+        key_id = key_id_of(key)
+        if key_id is None:
+            return None
+        with self.engine.connect() as connection:
+            row = connection.execute(api_keys.select().where(api_keys.c.id == key_id)).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.key_hash, hash_key(key)):
+            return None
+        return _api_key(row._mapping)
+
+    def active_key_count(self) -> int:
+        with self.engine.connect() as connection:
+            query = sa.select(sa.func.count()).select_from(api_keys).where(
+                api_keys.c.revoked_at.is_(None))
+            return int(connection.execute(query).scalar_one())
+
+
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(id=row["id"], name=row["name"],
+                  scopes=frozenset(Scope(s) for s in row["scopes"].split(",") if s),
+                  internal=bool(row["internal"]), created_at=row["created_at"],
+                  revoked_at=row["revoked_at"])
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
