@@ -14,9 +14,9 @@ import numpy.typing as npt
 from app.fuse import Ranking, best_possible, reciprocal_rank_fusion
 from app.language import LanguageGuesser
 from app.snippet import NOT_HIGHLIGHTED, collapse_space, make_snippet
+from indexer.analyze import Analyzer, Word, normalize
 from indexer.embed import Encoder
 from indexer.errors import ModelMismatch
-from indexer.analyze import Analyzer, Word, normalize
 from indexer.records import Article, Audience, Hit
 from indexer.snapshot import Snapshot
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 from app.main import search_config  # noqa: E402
 from app.search import Mode, Searcher  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from indexer.analyze import Analyzer  # noqa: E402
 from indexer.build import BuildOptions, build_snapshot  # noqa: E402
 from indexer.embed import load_encoder  # noqa: E402
-from indexer.analyze import Analyzer  # noqa: E402
 from indexer.lexical import LexicalIndex  # noqa: E402
 from indexer.snapshot import load_snapshot  # noqa: E402
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import regex
 import Stemmer
 
-
 # A word: letters, marks and digits, possibly joined by a ZWNJ (Persian), a hyphen
 # or an apostrophe between letters ("می‌توانید", "Wi-Fi", "don't").
 _WORD = regex.compile(

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from indexer import snapshot
+from indexer.analyze import ANALYZER_VERSION, Analyzer
 from indexer.chunk import TokenBudget, chunk_article
 from indexer.dense import DenseIndex
 from indexer.embed import EmbeddingCache, Encoder, embed_chunks_cached
 from indexer.errors import ArticleError, SnapshotError
-from indexer.analyze import ANALYZER_VERSION, Analyzer
 from indexer.lexical import LexicalIndex
 from indexer.parse import read_article
 from indexer.records import Article, ArticleProblem, Chunk

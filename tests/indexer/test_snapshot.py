@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from indexer import snapshot
+from indexer.analyze import Analyzer
 from indexer.dense import DenseIndex
 from indexer.errors import SnapshotError
-from indexer.analyze import Analyzer
 from indexer.lexical import LexicalIndex
 from indexer.parse import parse_article
 from indexer.records import Chunk
