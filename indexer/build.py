@@ -1,4 +1,9 @@
-"""Build a snapshot from a KB directory and publish it: parse → chunk → embed → index."""
+"""Build a snapshot from a KB directory and publish it: parse → chunk → embed → index.
+
+A :class:`BuildCache` kept by a long-lived process (the service's build worker)
+makes rebuilds incremental: unchanged files are not re-read, re-chunked,
+re-analyzed or re-embedded; only the indexes are rebuilt from the cached pieces.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,45 @@ import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from indexer import snapshot
 from indexer.analyze import ANALYZER_VERSION, Analyzer
 from indexer.chunk import TokenBudget, chunk_article
 from indexer.dense import DenseIndex
-from indexer.embed import EmbeddingCache, Encoder, embed_chunks_cached
+from indexer.embed import EmbeddingCache, Encoder, Vectors, embed_chunks_cached
 from indexer.errors import ArticleError, SnapshotError
 from indexer.lexical import LexicalIndex
 from indexer.parse import read_article
 from indexer.records import Article, ArticleProblem, Chunk
 
 logger = logging.getLogger(__name__)
+
+
+class Phase(StrEnum):
+    """Steps of a build, in order, as reported to progress callbacks."""
+
+    PARSE = "parse"
+    EMBED = "embed"
+    BM25 = "bm25"
+    WRITE = "write"
+    PUBLISH = "publish"
+
+
+Progress = Callable[[Phase, int, int], None]
+"""Called with the phase and how much of it is done out of a total."""
+
+
+def no_progress(phase: Phase, done: int, total: int) -> None:
+    """The default progress callback: report nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +69,6 @@ class BuildOptions:
     """Chunks per encoder batch."""
     keep: int = 3
     """Published snapshots to retain (the current one always stays)."""
-    progress: bool = False
-    """Show a progress bar while embedding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,41 +82,34 @@ class BuildReport:
     chunks: int
     """Chunks indexed."""
     embedded: int
-    """Chunks newly encoded (the rest came from the embedding cache)."""
+    """Chunks newly encoded (the rest came from the caches)."""
     problems: tuple[ArticleProblem, ...]
     """Articles skipped, with the reason."""
     seconds: float
     """Wall time of the build."""
 
 
-def collect_articles(
-    kb_dir: Path, *, default_lang: str, max_bytes: int
-) -> tuple[list[Article], list[ArticleProblem]]:
-    """Parse every ``*.md`` under ``kb_dir``; bad files become problems, not exceptions."""
-    articles: list[Article] = []
-    problems: list[ArticleProblem] = []
-    owners: dict[str, str] = {}
-    for path in sorted(kb_dir.rglob("*.md")):
-        relative = path.relative_to(kb_dir).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(kb_dir).parts):
-            continue
-        try:
-            article = read_article(path, kb_dir, default_lang=default_lang, max_bytes=max_bytes)
-        except ArticleError as exc:
-            problems.append(ArticleProblem(relative, str(exc)))
-            continue
-        if article.id in owners:
-            problems.append(ArticleProblem(
-                relative, f"duplicate id {article.id!r}, already used by {owners[article.id]}; "
-                "give one of them another id"))
-            continue
-        owners[article.id] = relative
-        articles.append(article)
-    return articles, problems
+@dataclass(slots=True)
+class _FileEntry:
+    signature: tuple[int, int]
+    article: Article | None = None
+    problem: str | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    terms: list[list[str]] = field(default_factory=list)
+    vectors: Vectors | None = None
+
+
+@dataclass(slots=True)
+class BuildCache:
+    """Per-file results of earlier builds in this process, valid for one configuration."""
+
+    files: dict[str, _FileEntry] = field(default_factory=dict)
+    configuration: tuple[Any, ...] = ()
 
 
 def build_snapshot(
-    kb_dir: Path, index_dir: Path, encoder: Encoder, cache_path: Path, options: BuildOptions
+    kb_dir: Path, index_dir: Path, encoder: Encoder, cache_path: Path, options: BuildOptions,
+    *, cache: BuildCache | None = None, progress: Progress = no_progress,
 ) -> BuildReport:
     """Build a snapshot of ``kb_dir`` and publish it in ``index_dir``.
 
@@ -106,59 +123,136 @@ def build_snapshot(
     started = time.perf_counter()
     index_dir.mkdir(parents=True, exist_ok=True)
     with _build_lock(index_dir):
-        version = snapshot.new_version()
-        staged = snapshot.staging_dir(index_dir, version)
+        staged = snapshot.staging_dir(index_dir, snapshot.new_version())
         try:
-            report = _build_into(staged, kb_dir, encoder, cache_path, options, started)
+            report = _Build(kb_dir, encoder, cache_path, options, cache or BuildCache(),
+                            progress).run(staged, started)
+            progress(Phase.PUBLISH, 0, 1)
             snapshot.publish(index_dir, staged, keep=options.keep)
+            progress(Phase.PUBLISH, 1, 1)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
-    logger.info("published snapshot %s: %d articles, %d chunks, %d skipped",
-                version, report.articles, report.chunks, len(report.problems))
+    logger.info("published snapshot %s: %d articles, %d chunks, %d embedded, %d skipped",
+                report.version, report.articles, report.chunks, report.embedded,
+                len(report.problems))
     return report
 
 
-def _build_into(
-    staged: Path, kb_dir: Path, encoder: Encoder, cache_path: Path, options: BuildOptions,
-    started: float,
-) -> BuildReport:
-    articles, problems = collect_articles(
-        kb_dir, default_lang=options.default_lang, max_bytes=options.max_article_bytes)
-    for problem in problems:
-        logger.warning("skipped %s: %s", problem.path, problem.reason)
-    if not articles:
-        raise SnapshotError(
-            f"no article in {kb_dir} could be indexed ({len(problems)} skipped); "
-            "nothing was published")
-    budget = TokenBudget(options.chunk_tokens or encoder.max_tokens, options.overlap_tokens,
-                         encoder.count_tokens)
-    chunks = [chunk for article in articles for chunk in chunk_article(article, budget)]
-    if not chunks:
-        raise SnapshotError(f"the {len(articles)} articles in {kb_dir} hold no text to index")
-    cache = EmbeddingCache(cache_path, encoder.model_id, encoder.spec.passage_prompt)
-    try:
-        vectors, embedded = embed_chunks_cached(
-            encoder, [c.embed_text for c in chunks], cache,
-            batch_size=options.batch_size, progress=options.progress)
-    finally:
-        cache.close()
-    lang_of = {a.id: a.lang for a in articles}
-    langs = [lang_of[c.article_id] for c in chunks]
-    lexical = LexicalIndex.from_texts([c.embed_text for c in chunks], langs, Analyzer())
-    DenseIndex.build(vectors).save(staged)
-    lexical.save(staged)
-    snapshot.write_records(staged, articles, chunks)
-    seconds = time.perf_counter() - started
-    version = staged.name.removeprefix(snapshot.STAGING_PREFIX)
-    snapshot.write_manifest(staged, _manifest(version, encoder, articles, chunks, langs,
-                                              problems, seconds, embedded))
-    return BuildReport(version, len(articles), len(chunks), embedded, tuple(problems), seconds)
+class _Build:
+    def __init__(self, kb_dir: Path, encoder: Encoder, cache_path: Path, options: BuildOptions,
+                 cache: BuildCache, progress: Progress) -> None:
+        self.kb_dir, self.encoder, self.cache_path = kb_dir, encoder, cache_path
+        self.options, self.progress = options, progress
+        self.budget = TokenBudget(options.chunk_tokens or encoder.max_tokens,
+                                  options.overlap_tokens, encoder.count_tokens)
+        configuration = (encoder.model_id, encoder.spec.passage_prompt, self.budget.max_tokens,
+                         self.budget.overlap_tokens, ANALYZER_VERSION, options.default_lang,
+                         options.max_article_bytes)
+        if cache.configuration != configuration:
+            cache.files.clear()
+            cache.configuration = configuration
+        self.cache = cache
+        self.analyzer = Analyzer()
+
+    def run(self, staged: Path, started: float) -> BuildReport:
+        entries, problems = self._collect()
+        if not entries:
+            raise SnapshotError(
+                f"no article in {self.kb_dir} could be indexed ({len(problems)} skipped); "
+                "nothing was published")
+        articles = [e.article for e in entries if e.article is not None]
+        chunks = [c for e in entries for c in e.chunks]
+        if not chunks:
+            raise SnapshotError(f"the {len(articles)} articles in {self.kb_dir} hold no text to index")
+        embedded = self._embed(entries)
+        self.progress(Phase.BM25, 0, 1)
+        langs = [e.article.lang for e in entries if e.article for _ in e.chunks]
+        lexical = LexicalIndex.build([t for e in entries for t in e.terms], langs)
+        self.progress(Phase.BM25, 1, 1)
+        self.progress(Phase.WRITE, 0, 1)
+        vectors = np.concatenate([e.vectors for e in entries if e.vectors is not None])
+        DenseIndex.build(vectors).save(staged)
+        lexical.save(staged)
+        snapshot.write_records(staged, articles, chunks)
+        seconds = time.perf_counter() - started
+        version = staged.name.removeprefix(snapshot.STAGING_PREFIX)
+        snapshot.write_manifest(staged, _manifest(version, self.encoder, articles, langs,
+                                                  len(chunks), problems, seconds, embedded))
+        self.progress(Phase.WRITE, 1, 1)
+        return BuildReport(version, len(articles), len(chunks), embedded, tuple(problems), seconds)
+
+    def _collect(self) -> tuple[list[_FileEntry], list[ArticleProblem]]:
+        """Entries of the indexable articles in path order, and the skipped files."""
+        paths = [p for p in sorted(self.kb_dir.rglob("*.md"))
+                 if not any(part.startswith(".") for part in p.relative_to(self.kb_dir).parts)]
+        entries: list[_FileEntry] = []
+        problems: list[ArticleProblem] = []
+        owners: dict[str, str] = {}
+        fresh: dict[str, _FileEntry] = {}
+        for done, path in enumerate(paths, start=1):
+            relative = path.relative_to(self.kb_dir).as_posix()
+            entry = fresh[relative] = self._entry(path, relative)
+            if done % 200 == 0 or done == len(paths):
+                self.progress(Phase.PARSE, done, len(paths))
+            if entry.article is None:
+                problems.append(ArticleProblem(relative, entry.problem or "unreadable"))
+            elif entry.article.id in owners:
+                problems.append(ArticleProblem(
+                    relative, f"duplicate id {entry.article.id!r}, already used by "
+                    f"{owners[entry.article.id]}; give one of them another id"))
+            else:
+                owners[entry.article.id] = relative
+                entries.append(entry)
+        self.cache.files = fresh  # files deleted from the KB leave the cache too
+        for problem in problems:
+            logger.warning("skipped %s: %s", problem.path, problem.reason)
+        return entries, problems
+
+    def _entry(self, path: Path, relative: str) -> _FileEntry:
+        stat = path.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
+        cached = self.cache.files.get(relative)
+        if cached is not None and cached.signature == signature:
+            return cached
+        entry = _FileEntry(signature)
+        try:
+            article = read_article(path, self.kb_dir, default_lang=self.options.default_lang,
+                                   max_bytes=self.options.max_article_bytes)
+        except ArticleError as exc:
+            entry.problem = str(exc)
+            return entry
+        entry.article = article
+        entry.chunks = chunk_article(article, self.budget)
+        entry.terms = [self.analyzer.terms(c.embed_text, article.lang) for c in entry.chunks]
+        return entry
+
+    def _embed(self, entries: list[_FileEntry]) -> int:
+        """Fill in missing vectors from the embedding cache or the model; count encodes."""
+        pending = [e for e in entries if e.vectors is None]
+        texts = [c.embed_text for e in pending for c in e.chunks]
+        self.progress(Phase.EMBED, 0, len(texts))
+        if not texts:
+            return 0
+        cache = EmbeddingCache(self.cache_path, self.encoder.model_id,
+                               self.encoder.spec.passage_prompt)
+        try:
+            vectors, embedded = embed_chunks_cached(
+                self.encoder, texts, cache, batch_size=self.options.batch_size,
+                on_batch=lambda done: self.progress(Phase.EMBED, done, len(texts)))
+        finally:
+            cache.close()
+        start = 0
+        for entry in pending:
+            entry.vectors = vectors[start:start + len(entry.chunks)]
+            start += len(entry.chunks)
+        self.progress(Phase.EMBED, len(texts), len(texts))
+        return embedded
 
 
 def _manifest(
-    version: str, encoder: Encoder, articles: list[Article], chunks: list[Chunk],
-    langs: list[str], problems: list[ArticleProblem], seconds: float, embedded: int,
+    version: str, encoder: Encoder, articles: list[Article], langs: list[str], chunks: int,
+    problems: list[ArticleProblem], seconds: float, embedded: int,
 ) -> dict[str, Any]:
     article_langs = Counter(a.lang for a in articles)
     chunk_langs = Counter(langs)
@@ -178,7 +272,7 @@ def _manifest(
         "dense": {"type": "flat-ip", "metric": "cosine"},
         "counts": {
             "articles": len(articles),
-            "chunks": len(chunks),
+            "chunks": chunks,
             "embedded": embedded,
             "languages": {
                 lang: {"articles": article_langs[lang], "chunks": chunk_langs[lang]}

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from tqdm import tqdm
 
 from indexer import snapshot
-from indexer.build import BuildOptions, build_snapshot
+from indexer.build import BuildOptions, Phase, build_snapshot
 from indexer.embed import ModelSpec, load_encoder
 from indexer.errors import DeskmateError
 
@@ -22,6 +23,26 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 def index_dir_option(func: F) -> F:
     return click.option("--index", "index_dir", type=_DIR, required=True,
                         help="Index directory (holds CURRENT and snapshots/).")(func)
+
+
+class ProgressBar:
+    """A tqdm bar per build phase that has work to count (parse, embed)."""
+
+    def __init__(self) -> None:
+        self._bars: dict[Phase, tqdm[Any]] = {}
+
+    def __call__(self, phase: Phase, done: int, total: int) -> None:
+        if phase not in (Phase.PARSE, Phase.EMBED) or total == 0:
+            return
+        if phase not in self._bars:
+            unit = "file" if phase is Phase.PARSE else "chunk"
+            self._bars[phase] = tqdm(total=total, desc=phase.value, unit=unit, leave=False)
+        bar = self._bars[phase]
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
 
 
 @click.group("index")
@@ -55,11 +76,16 @@ def build_command(kb_dir: Path, index_dir: Path, cache_path: Path, model: str, d
     """Build a snapshot of the KB and publish it atomically."""
     spec = ModelSpec(model, device, threads, query_prompt, passage_prompt)
     options = BuildOptions(default_lang, max_article_bytes, chunk_tokens, overlap_tokens,
-                           batch_size, keep, progress)
+                           batch_size, keep)
+    bar = ProgressBar() if progress else None
     try:
-        report = build_snapshot(kb_dir, index_dir, load_encoder(spec), cache_path, options)
+        report = build_snapshot(kb_dir, index_dir, load_encoder(spec), cache_path, options,
+                                progress=bar or (lambda *_: None))
     except (DeskmateError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        if bar is not None:
+            bar.close()
     for problem in report.problems:
         click.echo(f"skipped {problem.path}: {problem.reason}", err=True)
     click.echo(

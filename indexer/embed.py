@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,21 +68,19 @@ class Encoder:
 
     def embed_queries(self, queries: Sequence[str]) -> Vectors:
         """Unit vectors for search queries (query prompt applied)."""
-        return self._encode(queries, self.spec.query_prompt, batch_size=32, progress=False)
+        return self._encode(queries, self.spec.query_prompt, batch_size=32)
 
-    def embed_chunks(self, texts: Sequence[str], *, batch_size: int, progress: bool) -> Vectors:
+    def embed_chunks(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
         """Unit vectors for chunk texts (passage prompt applied)."""
-        return self._encode(texts, self.spec.passage_prompt, batch_size=batch_size,
-                            progress=progress)
+        return self._encode(texts, self.spec.passage_prompt, batch_size=batch_size)
 
-    def _encode(self, texts: Sequence[str], prompt: str, *, batch_size: int,
-                progress: bool) -> Vectors:
+    def _encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         try:
             vectors = self._model.encode(
                 list(texts), prompt=prompt or None, batch_size=batch_size,
-                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
+                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
             )
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"model {self.model_id} failed to encode: {exc}") from exc
@@ -206,21 +204,27 @@ class EmbeddingCache:
 
 def embed_chunks_cached(
     encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache, *, batch_size: int,
-    progress: bool,
+    on_batch: Callable[[int], None] | None = None,
 ) -> tuple[Vectors, int]:
     """Vectors for ``texts``, encoding only those not in the cache.
 
+    ``on_batch`` is told how many texts are done after each block of encoding.
     Returns the vectors in input order and how many texts were newly encoded.
     """
     keys = [cache.key(text) for text in texts]
     cached = cache.get_many(keys, encoder.dimension)
     missing = list(dict.fromkeys(k for k in keys if k not in cached))
-    if missing:
-        text_of = dict(zip(keys, texts, strict=True))
-        fresh = encoder.embed_chunks([text_of[k] for k in missing], batch_size=batch_size,
-                                     progress=progress)
-        new = dict(zip(missing, fresh, strict=True))
+    if on_batch is not None:
+        on_batch(len(texts) - len(missing))
+    text_of = dict(zip(keys, texts, strict=True))
+    block = batch_size * 8
+    for start in range(0, len(missing), block):
+        batch = missing[start:start + block]
+        fresh = encoder.embed_chunks([text_of[k] for k in batch], batch_size=batch_size)
+        new = dict(zip(batch, fresh, strict=True))
         cache.put_many(new)
         cached.update(new)
+        if on_batch is not None:
+            on_batch(len(texts) - len(missing) + start + len(batch))
     vectors = np.stack([cached[k] for k in keys]) if keys else np.zeros((0, encoder.dimension))
     return vectors.astype(np.float32), len(missing)

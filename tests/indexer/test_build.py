@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from indexer import snapshot
-from indexer.build import BuildOptions, build_snapshot
+from indexer.build import BuildCache, BuildOptions, Phase, build_snapshot
 from indexer.embed import Encoder
 from indexer.errors import SnapshotError
 from tests.conftest import write_kb
@@ -108,3 +108,30 @@ def test_an_interrupted_build_leaves_the_previous_snapshot_live(
     after = build(kb_dir, index, encoder)
     assert snapshot.current_version(index) == after.version
     assert not list((index / snapshot.SNAPSHOTS).glob(f"{snapshot.STAGING_PREFIX}*"))
+
+
+def test_a_build_cache_reprocesses_only_changed_files(kb_dir: Path, tmp_path: Path,
+                                                      encoder: Encoder) -> None:
+    cache = BuildCache()
+    phases: list[tuple[Phase, int, int]] = []
+    first = build_snapshot(kb_dir, tmp_path / "index", encoder, tmp_path / "c.sqlite",
+                           BuildOptions(), cache=cache,
+                           progress=lambda *event: phases.append(event))
+    before = dict(cache.files)
+    wifi = kb_dir / "en" / "wifi.md"
+    wifi.write_text(wifi.read_text("utf-8") + "\n## Reset\n\nHold the button for ten seconds.\n",
+                    encoding="utf-8")
+    (kb_dir / "ru" / "vozvrat.md").unlink()
+    second = build_snapshot(kb_dir, tmp_path / "index", encoder, tmp_path / "c.sqlite",
+                            BuildOptions(), cache=cache)
+    assert second.embedded == 1  # only the new section
+    assert second.articles == first.articles - 1
+    assert cache.files["en/refunds.md"] is before["en/refunds.md"]
+    assert cache.files["en/wifi.md"] is not before["en/wifi.md"]
+    assert "ru/vozvrat.md" not in cache.files
+    assert [p for p, _, _ in phases][0] is Phase.PARSE
+    assert {p for p, _, _ in phases} == set(Phase)
+    assert (Phase.EMBED, first.chunks, first.chunks) in phases
+    loaded = snapshot.load_snapshot(tmp_path / "index")
+    assert "refunds-ru" not in loaded.articles
+    assert any(c.anchor == "reset" for c in loaded.chunks)
