@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install index run test lint pytest bench-quality extension screenshots clean
+.PHONY: install index run test lint pytest bench-quality bench-edit extension screenshots clean
 
 # torch comes first and exactly pinned: that takes the local CPU wheel; letting
 # sentence-transformers resolve it would pull several GB of CUDA packages.
@@ -34,6 +34,9 @@ test: lint pytest
 
 bench-quality: install
 	$(BIN)/python bench/quality.py --calibrate --ablate-stemming
+
+bench-edit: install
+	$(BIN)/python bench/edit_latency.py
 
 extension: dist/deskmate-extension.zip
 

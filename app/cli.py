@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,12 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from app.logs import configure_logging
 from app.main import create_app, load_searcher
 from app.routes.search import search_out
 from app.search import Filters, Mode, SearchOutcome
 from app.settings import Settings
+from app.store import Scope, Store
 from indexer.cli import index_group
 from indexer.embed import load_encoder
 from indexer.errors import DeskmateError
@@ -35,7 +36,8 @@ def _default_map(settings: Settings) -> dict[str, Any]:
         "keep": settings.keep_snapshots,
     }
     return {
-        "index": {"build": build, "status": {"index_dir": settings.index_path}},
+        "index": {"build": build, "watch": build, "status": {"index_dir": settings.index_path},
+                  "rollback": {"index_dir": settings.index_path}},
         "serve": {"host": settings.host, "port": settings.port, "index_dir": settings.index_path},
         "search": {"index_dir": settings.index_path},
     }
@@ -53,8 +55,7 @@ def main(ctx: click.Context) -> None:
         problems = "; ".join(
             f"DESKMATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise click.ClickException(f"invalid settings: {problems}") from exc
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     ctx.obj = settings
     ctx.default_map = _default_map(settings)
 
@@ -76,8 +77,10 @@ def serve(settings: Settings, host: str, port: int, index_dir: Path) -> None:
         app = create_app(settings)
     except DeskmateError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Deskmate on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    click.echo(f"Deskmate on http://{host}:{port}/sidebar  (API docs: http://{host}:{port}/docs)")
+    # Our middleware logs every request with its request id; uvicorn's loggers propagate
+    # to the handler configure_logging installed.
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @main.command()
@@ -108,6 +111,61 @@ def search(settings: Settings, query: str, k: int, lang: tuple[str, ...], tags: 
                               ensure_ascii=False, indent=2))
         return
     _print_outcome(outcome)
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys (only a hash of each key is stored)."""
+
+
+def _store(settings: Settings) -> Store:
+    store = Store(settings.store_url)
+    store.migrate()
+    return store
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what uses the key (\"zendesk\", \"ops\").")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice([s.value for s in Scope]),
+              default=[Scope.SEARCH.value], show_default=True, help="Repeatable.")
+@click.option("--public", is_flag=True,
+              help="Never show internal articles (for customer-facing widgets).")
+@click.pass_obj
+def keys_create(settings: Settings, name: str, scopes: tuple[str, ...], public: bool) -> None:
+    """Create a key and print it once."""
+    store = _store(settings)
+    key, secret = store.create_key(name=name, scopes=frozenset(Scope(s) for s in scopes),
+                                   internal=not public)
+    store.close()
+    click.echo(f"created key {key.id} '{key.name}': scopes {', '.join(sorted(key.scopes))}; "
+               f"internal articles {'hidden' if public else 'visible'}", err=True)
+    click.echo("store it now, it is not shown again:", err=True)
+    click.echo(secret)
+
+
+@keys.command("list")
+@click.pass_obj
+def keys_list(settings: Settings) -> None:
+    """List keys (ids and names, never the keys)."""
+    store = _store(settings)
+    for key in store.list_keys():
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        click.echo(f"{key.id}  {key.name:<24} {','.join(sorted(key.scopes)):<14} "
+                   f"{'internal' if key.internal else 'public':<9} {state}")
+    store.close()
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def keys_revoke(settings: Settings, key_id: str) -> None:
+    """Revoke a key by its id (the part after "dm_")."""
+    store = _store(settings)
+    revoked = store.revoke_key(key_id=key_id)
+    store.close()
+    if not revoked:
+        raise click.ClickException(f"no active key with id {key_id!r}; see `deskmate keys list`")
+    click.echo(f"revoked {key_id}; services stop accepting it within seconds")
 
 
 def _print_outcome(outcome: SearchOutcome) -> None:

@@ -1,4 +1,4 @@
-"""Typed FastAPI dependencies: the settings and the live Searcher."""
+"""Typed FastAPI dependencies: settings, the live Searcher, the caller and its scope."""
 
 from __future__ import annotations
 
@@ -7,20 +7,27 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.auth import Authenticator, Principal, RateLimiter, require
 from app.errors import IndexNotReady
+from app.jobs import JobRunner
+from app.live import LiveIndex
+from app.metrics import Metrics
 from app.search import Searcher
 from app.settings import Settings
-from indexer.embed import Encoder
+from app.store import Scope, Store
 
 
 @dataclass(slots=True)
 class ServiceState:
-    """What the running service holds; ``searcher`` is replaced whole on reload."""
+    """Everything the running service holds."""
 
     settings: Settings
-    encoder: Encoder
-    searcher: Searcher | None
-    not_ready_reason: str = ""
+    live: LiveIndex
+    store: Store
+    auth: Authenticator
+    limiter: RateLimiter
+    jobs: JobRunner
+    metrics: Metrics
 
 
 def get_state(request: Request) -> ServiceState:
@@ -33,13 +40,41 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_searcher(request: Request) -> Searcher:
-    state = get_state(request)
-    searcher = state.searcher  # one read: a concurrent reload swaps the whole reference
+    live = get_state(request).live
+    searcher = live.searcher  # one read: a concurrent reload swaps the whole reference
     if searcher is None:
-        raise IndexNotReady(state.not_ready_reason)
+        raise IndexNotReady(live.not_ready_reason)
     return searcher
+
+
+def presented_key(request: Request) -> str | None:
+    """The key from ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return request.headers.get("x-api-key", "").strip() or None
+
+
+def get_principal(request: Request) -> Principal:
+    state = get_state(request)
+    principal = state.auth.authenticate(presented_key(request))
+    client = request.client.host if request.client else "unknown"
+    state.limiter.check(principal.key_id or f"ip:{client}")
+    return principal
+
+
+def search_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    require(principal, Scope.SEARCH)
+    return principal
+
+
+def admin_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    require(principal, Scope.ADMIN)
+    return principal
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+SearchKeyDep = Annotated[Principal, Depends(search_principal)]
+AdminKeyDep = Annotated[Principal, Depends(admin_principal)]

@@ -6,6 +6,10 @@ Hierarchy (the base lives in :mod:`indexer.errors`)::
     ├── NotFound          404  unknown article or route
     ├── BadRequest        422  a request the API cannot answer as asked
     ├── IndexNotReady     503  no index loaded yet
+    ├── Unauthorized      401  (auth) no key, or an unknown or revoked one
+    ├── Forbidden         403  (auth) the key lacks the scope
+    ├── RateLimited       429  (auth) too many requests; Retry-After says when to retry
+    ├── Conflict          409  (jobs) a build is already running
     ├── ModelMismatch     503  (indexer) index built with another model
     └── …                      other indexer errors keep their own status
 """
@@ -46,16 +50,25 @@ class IndexNotReady(DeskmateError):
     title = "Index not ready"
 
 
-def problem(status: int, type_: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(status: int, type_: str, title: str, detail: str, *,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": TYPE_BASE + type_, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def _deskmate_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DeskmateError)
     log = logger.error if exc.status >= 500 else logger.warning
     log("%s %s -> %d %s", request.method, request.url.path, exc.status, exc.detail)
-    return problem(exc.status, exc.type, exc.title, exc.detail)
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="deskmate"'
+    if (retry_after := getattr(exc, "retry_after", None)) is not None:
+        headers["Retry-After"] = str(retry_after)
+    if (job_id := getattr(exc, "job_id", None)) is not None:
+        extra["job_id"] = job_id
+    return problem(exc.status, exc.type, exc.title, exc.detail, headers=headers, **extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

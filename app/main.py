@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from app.auth import Authenticator, RateLimiter, check_startup
 from app.deps import ServiceState
 from app.errors import install_error_handlers
-from app.routes import articles, health, pages, search
+from app.jobs import JobRunner
+from app.live import LiveIndex
+from app.metrics import Metrics
+from app.middleware import RequestMiddleware
+from app.routes import admin, articles, health, pages, search
 from app.search import SearchConfig, Searcher
 from app.settings import Settings
+from app.store import Store
+from app.worker import BuildRequest
+from indexer.build import BuildOptions
 from indexer.embed import Encoder, load_encoder
 from indexer.errors import SnapshotError
 from indexer.snapshot import load_snapshot
@@ -33,14 +44,22 @@ def search_config(settings: Settings) -> SearchConfig:
 
 
 def load_searcher(settings: Settings, encoder: Encoder) -> Searcher:
-    """The Searcher over the published snapshot.
+    """The Searcher over the published snapshot (for the CLI and benchmarks).
 
     Raises:
         SnapshotError: nothing is published or it cannot be read.
         ModelMismatch: the snapshot was built with another model.
     """
-    snapshot = load_snapshot(settings.index_path)
-    return Searcher(snapshot, encoder, search_config(settings))
+    return Searcher(load_snapshot(settings.index_path), encoder, search_config(settings))
+
+
+def build_request(settings: Settings) -> BuildRequest:
+    """What the build worker needs, from the settings."""
+    options = BuildOptions(settings.default_lang, settings.max_article_bytes,
+                           settings.chunk_tokens, settings.overlap_tokens, settings.batch_size,
+                           settings.keep_snapshots)
+    return BuildRequest(settings.kb_dir, settings.index_path, settings.cache_path,
+                        settings.model_spec(serving=False), options, settings.log_level.upper())
 
 
 def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI:
@@ -50,22 +69,49 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
 
     Raises:
         ModelMismatch: the published index was built with another model.
+        StartupRefused: a non-loopback address without keys or explicit anonymous access.
     """
+    store = Store(settings.store_url)
+    store.migrate()
+    check_startup(settings.host, settings.allow_anonymous, store)
     encoder = encoder or load_encoder(settings.model_spec(serving=True))
-    state = ServiceState(settings, encoder, None)
+    metrics = Metrics()
+    live = LiveIndex(settings.index_path, encoder, search_config(settings), metrics)
     try:
-        state.searcher = load_searcher(settings, encoder)
+        live.load()
     except SnapshotError as exc:
-        state.not_ready_reason = str(exc)
+        live.not_ready_reason = str(exc)
         logger.warning("service starts without an index: %s", exc)
-    app = FastAPI(
-        title="Deskmate",
-        version=VERSION,
-        summary="Hybrid search over a support team's multilingual knowledge base.",
+    state = ServiceState(
+        settings=settings, live=live, store=store,
+        auth=Authenticator(store, host=settings.host, allow_anonymous=settings.allow_anonymous),
+        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        jobs=JobRunner(build_request(settings), metrics=metrics,
+                       on_published=lambda version: live.load(version)),
+        metrics=metrics,
     )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        live.start_polling(settings.reload_seconds)
+        yield
+        live.stop()
+        state.jobs.close()
+        store.close()
+
+    app = FastAPI(title="Deskmate", version=VERSION, lifespan=lifespan,
+                  summary="Hybrid search over a support team's multilingual knowledge base.")
     app.state.deskmate = state
     install_error_handlers(app)
-    for module in (search, articles, health, pages):
+    for module in (search, articles, admin, health, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type",
+                                          "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(RequestMiddleware, metrics=metrics, default_limit=settings.max_request_bytes,
+                       limits={"/v1/admin/articles/": settings.max_upload_bytes})
     return app

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -114,3 +114,41 @@ class ReadyOut(BaseModel):
     articles: int
     chunks: int
     model: str
+
+
+class JobOut(BaseModel):
+    """A background build."""
+
+    id: str
+    reason: str
+    state: str = Field(description="queued, running, succeeded or failed")
+    phase: str | None = Field(description="parse, embed, bm25, write or publish")
+    done: int
+    total: int
+    errors: list[dict[str, str]] = Field(description="Articles skipped: path and reason.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    version: str | None = Field(description="Snapshot published by this build.")
+    embedded: int | None = Field(description="Chunks newly encoded.")
+    error: str | None
+    worker_pid: int | None = Field(description="Process id of the build worker that ran it.")
+    url: str
+
+
+class ArticleWriteOut(BaseModel):
+    article_id: str
+    path: str = Field(description="File written or removed, relative to the KB directory.")
+    job: JobOut
+
+
+class IndexOut(BaseModel):
+    version: str
+    created_at: str
+    model: dict[str, Any]
+    counts: dict[str, Any]
+    errors: list[dict[str, str]]
+    build_seconds: float
+    stale_articles: int
+    retained: list[str]

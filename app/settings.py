@@ -80,6 +80,25 @@ class Settings(BaseSettings):
     """Target snippet length in characters."""
     log_level: str = "info"
     """Python logging level."""
+    log_json: bool = False
+    """Log JSON lines (one object per record, with the request id) instead of text."""
+    database_url: str | None = None
+    """SQLAlchemy URL of the store; default SQLite ``<data_dir>/deskmate.sqlite3``."""
+    allow_anonymous: bool | None = None
+    """Unset: anonymous callers may do everything only on loopback with no keys. ``true``:
+    anonymous callers may search public articles anywhere. ``false``: never."""
+    cors_origins: Annotated[list[str], NoDecode] = []
+    """Origins (helpdesk domains) allowed to call the API from a browser, comma-separated."""
+    rate_limit_per_minute: int = Field(600, ge=0)
+    """Requests a minute per API key (anonymous: per client address); 0 turns it off."""
+    rate_limit_burst: int = Field(60, ge=1)
+    """Requests a caller may make at once before the per-minute rate applies."""
+    max_request_bytes: int = Field(16 * 1024, gt=0)
+    """Largest request body (search and other JSON requests)."""
+    max_upload_bytes: int = Field(2 * 1024 * 1024, gt=0)
+    """Largest article upload (PUT /v1/admin/articles)."""
+    reload_seconds: float = Field(2.0, ge=0)
+    """How often the service checks for a snapshot published elsewhere (0: never)."""
 
     @field_validator("model_languages", mode="before")
     @classmethod
@@ -88,7 +107,7 @@ class Settings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("frame_ancestors", mode="before")
+    @field_validator("frame_ancestors", "cors_origins", mode="before")
     @classmethod
     def _split_sources(cls, value: object) -> object:
         if isinstance(value, str):
@@ -120,6 +139,13 @@ class Settings(BaseSettings):
     @property
     def cache_path(self) -> Path:
         return self.data_dir / "cache" / "embeddings.sqlite"
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'deskmate.sqlite3').resolve()}"
 
     def model_spec(self, *, serving: bool) -> ModelSpec:
         """How to load the model, for the service (``serving``) or for a build."""

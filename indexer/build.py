@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import shutil
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from indexer import snapshot
 from indexer.analyze import ANALYZER_VERSION, Analyzer
@@ -28,7 +30,7 @@ from indexer.chunk import TokenBudget, chunk_article
 from indexer.dense import DenseIndex
 from indexer.embed import EmbeddingCache, Encoder, Vectors, embed_chunks_cached
 from indexer.errors import ArticleError, SnapshotError
-from indexer.lexical import LexicalIndex
+from indexer.lexical import LexicalIndex, term_ids
 from indexer.parse import read_article
 from indexer.records import Article, ArticleProblem, Chunk
 
@@ -91,12 +93,16 @@ class BuildReport:
 
 @dataclass(slots=True)
 class _FileEntry:
+    """Everything a build derives from one file, reusable while the file is unchanged."""
+
     signature: tuple[int, int]
     article: Article | None = None
     problem: str | None = None
     chunks: list[Chunk] = field(default_factory=list)
-    terms: list[list[str]] = field(default_factory=list)
+    term_ids: list[npt.NDArray[np.int32]] = field(default_factory=list)
     vectors: Vectors | None = None
+    lines: tuple[str, list[str]] = ("", [])
+    """The article's and its chunks' records, serialized."""
 
 
 @dataclass(slots=True)
@@ -104,6 +110,8 @@ class BuildCache:
     """Per-file results of earlier builds in this process, valid for one configuration."""
 
     files: dict[str, _FileEntry] = field(default_factory=dict)
+    vocab: dict[str, int] = field(default_factory=dict)
+    """Every term seen, with its id (ids only grow; unused terms are dropped per index)."""
     configuration: tuple[Any, ...] = ()
 
 
@@ -151,6 +159,7 @@ class _Build:
                          options.max_article_bytes)
         if cache.configuration != configuration:
             cache.files.clear()
+            cache.vocab.clear()
             cache.configuration = configuration
         self.cache = cache
         self.analyzer = Analyzer()
@@ -168,13 +177,15 @@ class _Build:
         embedded = self._embed(entries)
         self.progress(Phase.BM25, 0, 1)
         langs = [e.article.lang for e in entries if e.article for _ in e.chunks]
-        lexical = LexicalIndex.build([t for e in entries for t in e.terms], langs)
+        vocab = list(self.cache.vocab)
+        lexical = LexicalIndex.from_term_ids([t for e in entries for t in e.term_ids], vocab, langs)
         self.progress(Phase.BM25, 1, 1)
         self.progress(Phase.WRITE, 0, 1)
         vectors = np.concatenate([e.vectors for e in entries if e.vectors is not None])
         DenseIndex.build(vectors).save(staged)
         lexical.save(staged)
-        snapshot.write_records(staged, articles, chunks)
+        snapshot.write_lines(staged, (e.lines[0] for e in entries),
+                             (line for e in entries for line in e.lines[1]))
         seconds = time.perf_counter() - started
         version = staged.name.removeprefix(snapshot.STAGING_PREFIX)
         snapshot.write_manifest(staged, _manifest(version, self.encoder, articles, langs,
@@ -184,14 +195,12 @@ class _Build:
 
     def _collect(self) -> tuple[list[_FileEntry], list[ArticleProblem]]:
         """Entries of the indexable articles in path order, and the skipped files."""
-        paths = [p for p in sorted(self.kb_dir.rglob("*.md"))
-                 if not any(part.startswith(".") for part in p.relative_to(self.kb_dir).parts)]
+        paths = article_files(self.kb_dir)
         entries: list[_FileEntry] = []
         problems: list[ArticleProblem] = []
         owners: dict[str, str] = {}
         fresh: dict[str, _FileEntry] = {}
-        for done, path in enumerate(paths, start=1):
-            relative = path.relative_to(self.kb_dir).as_posix()
+        for done, (relative, path) in enumerate(paths, start=1):
             entry = fresh[relative] = self._entry(path, relative)
             if done % 200 == 0 or done == len(paths):
                 self.progress(Phase.PARSE, done, len(paths))
@@ -224,7 +233,9 @@ class _Build:
             return entry
         entry.article = article
         entry.chunks = chunk_article(article, self.budget)
-        entry.terms = [self.analyzer.terms(c.embed_text, article.lang) for c in entry.chunks]
+        entry.term_ids = [term_ids(self.analyzer.terms(c.embed_text, article.lang),
+                                   self.cache.vocab) for c in entry.chunks]
+        entry.lines = (snapshot.article_line(article), [snapshot.chunk_line(c) for c in entry.chunks])
         return entry
 
     def _embed(self, entries: list[_FileEntry]) -> int:
@@ -248,6 +259,22 @@ class _Build:
             start += len(entry.chunks)
         self.progress(Phase.EMBED, len(texts), len(texts))
         return embedded
+
+
+def article_files(kb_dir: Path) -> list[tuple[str, Path]]:
+    """``(relative posix path, path)`` of every ``*.md`` under ``kb_dir``, sorted; files and
+    folders whose name starts with a dot (drafts, editors' temporary files) are left out."""
+    found: list[tuple[str, Path]] = []
+    root = str(kb_dir)
+    for directory, folders, files in os.walk(kb_dir):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        prefix = os.path.relpath(directory, root)
+        for name in files:
+            if name.endswith(".md") and not name.startswith("."):
+                relative = name if prefix == "." else f"{prefix}/{name}".replace(os.sep, "/")
+                found.append((relative, Path(directory, name)))
+    found.sort()
+    return found
 
 
 def _manifest(

@@ -43,21 +43,35 @@ class LexicalIndex:
     def build(cls, documents: Sequence[Sequence[str]], langs: Sequence[str]) -> LexicalIndex:
         """Index documents given as term lists, each in the language at the same position."""
         vocab: dict[str, int] = {}
+        ids = [term_ids(doc, vocab) for doc in documents]
+        return cls.from_term_ids(ids, list(vocab), langs)
+
+    @classmethod
+    def from_term_ids(cls, documents: Sequence[npt.NDArray[np.int32]], vocab: Sequence[str],
+                      langs: Sequence[str]) -> LexicalIndex:
+        """Index documents given as ids into ``vocab`` (terms no document uses are dropped)."""
         lengths = np.fromiter((len(doc) for doc in documents), dtype=np.int64,
                               count=len(documents))
-        columns = np.fromiter((vocab.setdefault(t, len(vocab)) for doc in documents for t in doc),
-                              dtype=np.int32, count=int(lengths.sum()))
+        columns = np.concatenate(documents) if documents else np.zeros(0, dtype=np.int32)
         rows = np.repeat(np.arange(len(documents), dtype=np.int32), lengths)
         counts = sparse.csc_matrix((np.ones(len(columns), dtype=np.float32), (rows, columns)),
                                    shape=(len(documents), len(vocab)))
         counts.sum_duplicates()
-        data = _bm25_weights(counts, lengths)
-        by_lang: dict[str, set[str]] = {}
-        for doc, lang in zip(documents, langs, strict=True):
-            by_lang.setdefault(lang, set()).update(doc)
-        return cls(list(vocab), data, counts.indices.astype(np.int32),
-                   counts.indptr.astype(np.int64), len(documents),
-                   {lang: frozenset(terms) for lang, terms in by_lang.items()})
+        used = np.flatnonzero(np.diff(counts.indptr))
+        counts = counts[:, used]
+        terms = [vocab[i] for i in used.tolist()]
+        new_column = np.full(len(vocab), -1, dtype=np.int64)
+        new_column[used] = np.arange(len(used))
+        names = sorted(set(langs))
+        code = {lang: n for n, lang in enumerate(names)}
+        row_langs = np.repeat(np.fromiter((code[lang] for lang in langs), dtype=np.int16,
+                                          count=len(langs)), lengths)
+        by_lang = {}
+        for n, lang in enumerate(names):
+            present = np.unique(new_column[columns[row_langs == n]]).tolist()
+            by_lang[lang] = frozenset(terms[i] for i in present)
+        return cls(terms, _bm25_weights(counts, lengths), counts.indices.astype(np.int32),
+                   counts.indptr.astype(np.int64), len(documents), by_lang)
 
     @classmethod
     def from_texts(cls, texts: Sequence[str], langs: Sequence[str],
@@ -156,6 +170,12 @@ class LexicalIndex:
                             table.setdefault(variant, []).append(term)
                 self._deletes = table
             return self._deletes
+
+
+def term_ids(terms: Sequence[str], vocab: dict[str, int]) -> npt.NDArray[np.int32]:
+    """Ids of ``terms`` in ``vocab``, adding the new ones."""
+    return np.fromiter((vocab.setdefault(t, len(vocab)) for t in terms), dtype=np.int32,
+                       count=len(terms))
 
 
 def _idf(df: npt.NDArray[np.float64] | np.float64, size: int) -> npt.NDArray[np.float64]:

@@ -15,8 +15,8 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -62,12 +62,37 @@ def staging_dir(index_dir: Path, version: str) -> Path:
 
 def write_records(directory: Path, articles: list[Article], chunks: list[Chunk]) -> None:
     """Write the chunk store and article store (JSON lines, no pickle)."""
-    with (directory / "articles.jsonl").open("w", encoding="utf-8") as out:
-        for article in articles:
-            out.write(json.dumps(_article_record(article), ensure_ascii=False) + "\n")
-    with (directory / "chunks.jsonl").open("w", encoding="utf-8") as out:
-        for chunk in chunks:
-            out.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+    write_lines(directory, [article_line(a) for a in articles], [chunk_line(c) for c in chunks])
+
+
+def write_lines(directory: Path, article_lines: Iterable[str], chunk_lines: Iterable[str]) -> None:
+    """Write already serialized records (a long-lived builder keeps them per file)."""
+    (directory / "articles.jsonl").write_text("".join(article_lines), encoding="utf-8")
+    (directory / "chunks.jsonl").write_text("".join(chunk_lines), encoding="utf-8")
+
+
+def article_line(article: Article) -> str:
+    """One article as a JSON line of the article store."""
+    record = {
+        "id": article.id, "path": article.path, "title": article.title, "lang": article.lang,
+        "tags": list(article.tags), "product": article.product,
+        "audience": article.audience.value, "owner": article.owner,
+        "updated": article.updated.isoformat() if article.updated else None,
+        "verified": article.verified.isoformat() if article.verified else None,
+        "review_every_days": article.review_every_days, "translation_of": article.translation_of,
+        "internal_sections": list(article.internal_sections), "markdown": article.markdown,
+        "sections": [{"anchor": s.anchor, "heading_path": list(s.heading_path),
+                      "level": s.level, "text": s.text} for s in article.sections],
+    }
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def chunk_line(chunk: Chunk) -> str:
+    """One chunk as a JSON line of the chunk store."""
+    record = {"id": chunk.id, "article_id": chunk.article_id, "anchor": chunk.anchor,
+              "heading_path": list(chunk.heading_path), "text": chunk.text,
+              "position": chunk.position}
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
@@ -172,15 +197,6 @@ def _lines(path: Path) -> Iterator[str]:
         for line in handle:
             if line.strip():
                 yield line
-
-
-def _article_record(article: Article) -> dict[str, Any]:
-    record = asdict(article)
-    for key in ("updated", "verified"):
-        value = record[key]
-        record[key] = value.isoformat() if value else None
-    record["audience"] = article.audience.value
-    return record
 
 
 def _article_from(record: dict[str, Any]) -> Article:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ import uvicorn
 from app.main import create_app, search_config
 from app.search import Searcher
 from app.settings import Settings
+from app.store import Scope, Store
 from indexer.build import BuildOptions, build_snapshot
 from indexer.embed import Encoder, ModelSpec, load_encoder
 from indexer.snapshot import load_snapshot
@@ -230,13 +232,55 @@ def live_server(deployment: Deployment, encoder: Encoder) -> Iterator[LiveServer
     yield from serve_in_thread(deployment.settings, encoder)
 
 
+@dataclass(frozen=True)
+class Keys:
+    admin: str
+    search: str
+    public: str
+
+
+@dataclass(frozen=True)
+class SecuredServer(LiveServer):
+    keys: Keys
+    settings: Settings
+
+
+def copy_deployment(deployment: Deployment, root: Path) -> Settings:
+    """A private copy of the tiny KB and its index, to change without touching others."""
+    shutil.copytree(deployment.kb_dir, root / "kb")
+    shutil.copytree(deployment.settings.index_path, root / "var" / "index")
+    shutil.copytree(deployment.settings.cache_path.parent, root / "var" / "cache")
+    return Settings(kb_dir=root / "kb", data_dir=root / "var")
+
+
+@pytest.fixture(scope="module")
+def secured_server(deployment: Deployment, encoder: Encoder,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredServer]:
+    """A server of its own with API keys: admin, agent (search) and public widget."""
+    settings = copy_deployment(deployment, tmp_path_factory.mktemp("secured"))
+    store = Store(settings.store_url)
+    store.migrate()
+    keys = Keys(
+        admin=store.create_key(name="ops", scopes=frozenset({Scope.ADMIN, Scope.SEARCH}),
+                               internal=True)[1],
+        search=store.create_key(name="agents", scopes=frozenset({Scope.SEARCH}),
+                                internal=True)[1],
+        public=store.create_key(name="help-center widget", scopes=frozenset({Scope.SEARCH}),
+                                internal=False)[1],
+    )
+    store.close()
+    for server in serve_in_thread(settings, encoder):
+        yield SecuredServer(server.url, keys, settings)
+
+
 @pytest.fixture
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with live_server.client() as http:
         yield http
 
 
-SLOW_FIXTURES = {"encoder", "deployment", "searcher", "live_server", "client", "browser", "playwright"}
+SLOW_FIXTURES = {"encoder", "deployment", "searcher", "live_server", "client", "browser",
+                 "playwright", "secured_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,20 +6,21 @@ from datetime import date
 
 from fastapi import APIRouter
 
-from app.deps import SearcherDep
+from app.deps import SearcherDep, SearchKeyDep
 from app.errors import NotFound
 from app.render import render_html
 from app.schemas import ArticleOut, SectionOut
+from indexer.records import Audience
 
 router = APIRouter(tags=["articles"])
 
 
 @router.get("/v1/articles/{article_id:path}", response_model=ArticleOut,
             responses={404: {"description": "Unknown article (problem+json)"}})
-def get_article(article_id: str, searcher: SearcherDep) -> ArticleOut:
+def get_article(principal: SearchKeyDep, article_id: str, searcher: SearcherDep) -> ArticleOut:
     """One article: metadata, Markdown and safe HTML with section anchors."""
     article = searcher.snapshot.articles.get(article_id)
-    if article is None:
+    if article is None or (article.audience is Audience.INTERNAL and not principal.internal):
         raise NotFound(f"no article with id {article_id!r} in index {searcher.snapshot.version}")
     internal = set(article.internal_sections)
     return ArticleOut(

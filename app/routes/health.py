@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.deps import SearcherDep
+from app.deps import SearcherDep, StateDep
 from app.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["ops"])
@@ -24,3 +26,10 @@ def readyz(searcher: SearcherDep) -> ReadyOut:
     return ReadyOut(status="ready", index_version=snapshot.version,
                     articles=len(snapshot.articles), chunks=len(snapshot.chunks),
                     model=searcher.encoder.model_id)
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(state: StateDep) -> PlainTextResponse:
+    """Prometheus metrics: requests and latency per route, searches, index, builds."""
+    return PlainTextResponse(generate_latest(state.metrics.registry),
+                             media_type=CONTENT_TYPE_LATEST)

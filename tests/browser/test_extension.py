@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Playwright, expect
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import LiveServer
+from tests.conftest import SecuredServer
 
 EXTENSION = Path(__file__).resolve().parents[2] / "extension"
 
@@ -48,12 +48,12 @@ def test_manifest_declares_side_panel_menu_and_shortcut() -> None:
 
 
 def test_side_panel_hosts_the_sidebar_with_the_configured_key(
-        extension_context: BrowserContext, live_server: LiveServer) -> None:
+        extension_context: BrowserContext, secured_server: SecuredServer) -> None:
     base = f"chrome-extension://{extension_id(extension_context)}"
     options = extension_context.new_page()
     options.goto(f"{base}/options.html")
-    options.fill("#url", live_server.url + "/")
-    options.fill("#api-key", "test-key-123")
+    options.fill("#url", secured_server.url + "/")
+    options.fill("#api-key", secured_server.keys.search)
     options.click("button[type=submit]")
     expect(options.locator("#saved")).to_have_text("Saved.")
 
@@ -66,7 +66,7 @@ def test_side_panel_hosts_the_sidebar_with_the_configured_key(
     expect(sidebar.locator("body")).to_have_attribute("data-ready", "true")
     sidebar.locator("#q").fill("zwrot pieniedzy")
     expect(sidebar.locator(".result").first).to_have_attribute("data-article-id", "refunds-pl")
-    assert keys and set(keys) == {"test-key-123"}
+    assert keys and set(keys) == {secured_server.keys.search}
 
     # The context menu stores the selection; the panel hands it to the sidebar.
     worker = extension_context.service_workers[0]

@@ -1,0 +1,157 @@
+"""How long one edited article takes to go live on a 10,000-article KB.
+
+    python bench/edit_latency.py [--articles 10000] [--edits 5]
+
+1. Generates a synthetic KB (deterministic: seeded pseudo-words, 2 sections per
+   article) in a temporary directory.
+2. Builds it once. To skip ~20k encodes on a CPU, this first build writes random
+   unit vectors into the embedding cache (a stand-in encoder: only token counting
+   uses the real model). Every later encode uses the real model.
+3. Starts the real service (`deskmate serve`) on loopback and runs one reindex job,
+   which warms the build worker's per-file cache.
+4. Edits an article through `PUT /v1/admin/articles/{id}` (new text with a unique
+   word) and times until `GET /v1/search` for that word returns the edited article.
+
+Prints the machine, the KB size, each edit's end-to-end time and its job's build
+time. Goal: ≤ 2 s end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer.build import BuildOptions, build_snapshot  # noqa: E402
+from indexer.embed import Encoder, ModelSpec, Vectors, load_encoder  # noqa: E402
+
+SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "gri", "pe", "nul", "sa", "dor", "ex", "fi",
+             "qua", "zen", "bra", "tol", "wi", "um", "cer"]
+
+
+class RandomVectors(Encoder):
+    """The real model's tokenizer, random unit vectors instead of encoding."""
+
+    def __init__(self, real: Encoder) -> None:
+        super().__init__(real._model, real.spec, real.model_id, real.languages)
+        self._random = np.random.default_rng(0)
+
+    def embed_chunks(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
+        vectors = self._random.standard_normal((len(texts), self.dimension)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def words(rng: random.Random, count: int) -> list[str]:
+    return ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(count)]
+
+
+def generate_kb(root: Path, articles: int) -> None:
+    rng = random.Random(42)
+    vocabulary = words(rng, 8000)
+    for n in range(articles):
+        def sentence() -> str:
+            return " ".join(rng.choice(vocabulary) for _ in range(rng.randint(8, 16))).capitalize() + "."
+        body = "\n\n".join([
+            f"# Article {n} {rng.choice(vocabulary)}", " ".join(sentence() for _ in range(4)),
+            "## Steps", " ".join(sentence() for _ in range(4))])
+        path = root / f"part{n % 100:02d}" / f"article-{n}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"---\nid: article-{n}\nlang: en\nproduct: synthetic\n---\n{body}\n", "utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_job(http: httpx.Client, job_id: str) -> dict[str, object]:
+    while True:
+        job: dict[str, object] = http.get(f"/v1/admin/jobs/{job_id}").json()
+        if job["state"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.02)
+
+
+def edit_once(http: httpx.Client, n: int, marker: str) -> tuple[float, float]:
+    text = (f"---\nid: article-{n}\nlang: en\nproduct: synthetic\n---\n# Article {n} edited\n\n"
+            f"This article now explains the {marker} procedure in detail.\n")
+    started = time.perf_counter()
+    response = http.put(f"/v1/admin/articles/article-{n}", content=text.encode())
+    response.raise_for_status()
+    job_id = response.json()["job"]["id"]
+    while True:
+        results = http.get("/v1/search", params={"q": marker, "k": 1}).json()["results"]
+        if results and results[0]["article_id"] == f"article-{n}":
+            live = time.perf_counter() - started
+            break
+        time.sleep(0.01)
+    job = wait_job(http, job_id)
+    return live, float(job["duration_seconds"])  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--edits", type=int, default=5)
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        kb, data = root / "kb", root / "var"
+        started = time.perf_counter()
+        generate_kb(kb, args.articles)
+        print(f"generated {args.articles} articles in {time.perf_counter() - started:.1f} s")
+        encoder = RandomVectors(load_encoder(ModelSpec()))
+        report = build_snapshot(kb, data / "index", encoder, data / "cache" / "embeddings.sqlite",
+                                BuildOptions())
+        print(f"first build (random vectors): {report.articles} articles, {report.chunks} chunks, "
+              f"{report.seconds:.1f} s")
+        port = free_port()
+        env = {**os.environ, "DESKMATE_KB_DIR": str(kb), "DESKMATE_DATA_DIR": str(data),
+               "DESKMATE_RATE_LIMIT_PER_MINUTE": "0", "DESKMATE_LOG_LEVEL": "warning"}
+        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                                  env=env, cwd=ROOT)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+                ready_started = time.perf_counter()
+                while True:
+                    try:
+                        if http.get("/readyz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    time.sleep(0.1)
+                print(f"service ready after {time.perf_counter() - ready_started:.1f} s")
+                warm = wait_job(http, http.post("/v1/admin/reindex").json()["id"])
+                print(f"warm-up reindex (cold worker: model load + reading every file): "
+                      f"{warm['duration_seconds']} s, {warm['state']}")
+                runs = [edit_once(http, 17 + 997 * i, f"zqx{i}marker") for i in range(args.edits)]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    live = [r[0] for r in runs]
+    for index, (seconds, build) in enumerate(runs, start=1):
+        print(f"edit {index}: live in {seconds:.2f} s (build job {build:.2f} s)")
+    print(f"edit → searchable: median {statistics.median(live):.2f} s, max {max(live):.2f} s "
+          f"(goal ≤ 2 s) on {report.articles} articles / {report.chunks} chunks")
+
+
+if __name__ == "__main__":
+    main()
