@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install index run test lint pytest bench-quality bench-edit extension screenshots clean
+.PHONY: install index run test lint pytest bench-quality bench-edit bench-suggest bench bench-latency bench-throughput bench-peer bench-build bench-scale extension screenshots clean
 
 # torch comes first and exactly pinned: that takes the local CPU wheel; letting
 # sentence-transformers resolve it would pull several GB of CUDA packages.
@@ -24,7 +24,7 @@ run: index
 	$(BIN)/deskmate serve
 
 lint: install
-	$(BIN)/ruff check app indexer tests bench docs
+	$(BIN)/ruff check app indexer tests bench docs deskmate_client
 	$(BIN)/mypy
 
 pytest: install
@@ -37,6 +37,28 @@ bench-quality: install
 
 bench-edit: install
 	$(BIN)/python bench/edit_latency.py
+
+# Performance (issue 8): every figure in bench/RESULTS.md's performance section; each
+# step is bounded in time (timeout) and talks only to 127.0.0.1. ~20 minutes in all.
+bench: bench-latency bench-throughput bench-peer bench-build bench-edit bench-scale
+
+bench-latency: install
+	timeout 1200 $(BIN)/python bench/latency.py
+
+bench-throughput: install
+	timeout 600 $(BIN)/python bench/throughput.py
+
+bench-peer: install
+	timeout 1800 $(BIN)/python bench/peer_txtai.py
+
+bench-build: install
+	timeout 1200 $(BIN)/python bench/build_speed.py
+
+bench-scale: install
+	timeout 1800 $(BIN)/python bench/scale.py
+
+bench-suggest: install
+	$(BIN)/python bench/suggest_quality.py
 
 extension: dist/deskmate-extension.zip
 

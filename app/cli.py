@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from pydantic import ValidationError
 
+from app.analytics import build_report, csv_text, period_of, table_names
 from app.logs import configure_logging
 from app.main import create_app, load_searcher
+from app.report import print_report
 from app.routes.search import search_out
 from app.search import Filters, Mode, SearchOutcome
 from app.settings import Settings
@@ -166,6 +169,32 @@ def keys_revoke(settings: Settings, key_id: str) -> None:
     if not revoked:
         raise click.ClickException(f"no active key with id {key_id!r}; see `deskmate keys list`")
     click.echo(f"revoked {key_id}; services stop accepting it within seconds")
+
+
+@main.command()
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
+@click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC).")
+@click.option("--lang", help="Only searches in this language.")
+@click.option("--csv", "csv_table", type=click.Choice(list(table_names())),
+              help="Print one table as CSV instead.")
+@click.pass_obj
+def report(settings: Settings, since: datetime | None, until: datetime | None, lang: str | None,
+           csv_table: str | None) -> None:
+    """What agents searched for and did not find, what helped, what is stale."""
+    store = _store(settings)
+    try:
+        searcher = load_searcher(settings, load_encoder(settings.model_spec(serving=True)))
+        period = period_of(since.date() if since else None, until.date() if until else None,
+                           lang)
+        result = build_report(store, searcher, period)
+    except DeskmateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    if csv_table:
+        click.echo(csv_text(result["tables"][csv_table]), nl=False)
+        return
+    print_report(result)
 
 
 def _print_outcome(outcome: SearchOutcome) -> None:

@@ -13,6 +13,7 @@ from app.jobs import JobRunner
 from app.live import LiveIndex
 from app.metrics import Metrics
 from app.search import Searcher
+from app.searchlog import HelpfulRates, SearchLog
 from app.settings import Settings
 from app.store import Scope, Store
 
@@ -28,6 +29,8 @@ class ServiceState:
     limiter: RateLimiter
     jobs: JobRunner
     metrics: Metrics
+    search_log: SearchLog
+    helpful_rates: HelpfulRates
 
 
 def get_state(request: Request) -> ServiceState:

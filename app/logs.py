@@ -45,5 +45,5 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("sentence_transformers", "httpx", "urllib3", "filelock"):
+    for noisy in ("sentence_transformers", "httpx", "urllib3", "filelock", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

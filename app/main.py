@@ -17,12 +17,14 @@ from app.jobs import JobRunner
 from app.live import LiveIndex
 from app.metrics import Metrics
 from app.middleware import RequestMiddleware
-from app.routes import admin, articles, health, pages, search
+from app.routes import admin, analytics, articles, feedback, health, pages, search, suggest
 from app.search import SearchConfig, Searcher
+from app.searchlog import HelpfulRates, SearchLog
 from app.settings import Settings
 from app.store import Store
 from app.worker import BuildRequest
 from indexer.build import BuildOptions
+from indexer.dense import set_search_threads
 from indexer.embed import Encoder, load_encoder
 from indexer.errors import SnapshotError
 from indexer.snapshot import load_snapshot
@@ -40,6 +42,7 @@ def search_config(settings: Settings) -> SearchConfig:
         language_dense_weights=settings.language_dense_weights,
         min_similarity=settings.min_similarity, min_coverage=settings.min_coverage,
         snippet_chars=settings.snippet_chars, default_lang=settings.default_lang,
+        feedback_boost=settings.feedback_boost,
     )
 
 
@@ -57,7 +60,7 @@ def build_request(settings: Settings) -> BuildRequest:
     """What the build worker needs, from the settings."""
     options = BuildOptions(settings.default_lang, settings.max_article_bytes,
                            settings.chunk_tokens, settings.overlap_tokens, settings.batch_size,
-                           settings.keep_snapshots)
+                           settings.keep_snapshots, settings.dense_exact_max)
     return BuildRequest(settings.kb_dir, settings.index_path, settings.cache_path,
                         settings.model_spec(serving=False), options, settings.log_level.upper())
 
@@ -75,6 +78,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
     store.migrate()
     check_startup(settings.host, settings.allow_anonymous, store)
     encoder = encoder or load_encoder(settings.model_spec(serving=True))
+    set_search_threads(settings.encoder_threads)
     metrics = Metrics()
     live = LiveIndex(settings.index_path, encoder, search_config(settings), metrics)
     try:
@@ -89,12 +93,17 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         jobs=JobRunner(build_request(settings), metrics=metrics,
                        on_published=lambda version: live.load(version)),
         metrics=metrics,
+        search_log=SearchLog(store, mask=settings.mask_queries,
+                             retention_days=settings.retention_days),
+        helpful_rates=HelpfulRates(store),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         live.start_polling(settings.reload_seconds)
+        state.search_log.start()
         yield
+        state.search_log.stop()
         live.stop()
         state.jobs.close()
         store.close()
@@ -103,15 +112,16 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
                   summary="Hybrid search over a support team's multilingual knowledge base.")
     app.state.deskmate = state
     install_error_handlers(app)
-    for module in (search, articles, admin, health, pages):
+    for module in (search, suggest, articles, feedback, admin, analytics, health, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type",
-                                          "X-Request-ID"],
+                                          "X-Request-ID", "X-Deskmate-Client"],
                            expose_headers=["X-Request-ID", "Retry-After"])
     app.add_middleware(RequestMiddleware, metrics=metrics, default_limit=settings.max_request_bytes,
-                       limits={"/v1/admin/articles/": settings.max_upload_bytes})
+                       limits={"/v1/admin/articles/": settings.max_upload_bytes,
+                               "/v1/suggest": 64 * 1024})
     return app

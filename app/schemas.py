@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -11,6 +12,15 @@ from indexer.records import Audience
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+
+def comma_list(value: object) -> object:
+    """Accept ``"a,b"`` and ``["a", "b"]`` alike for list fields."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [p.strip() for v in value for p in str(v).split(",") if p.strip()]
+    return value
+
 
 Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                          max_length=MAX_QUERY_CHARS)]
@@ -31,12 +41,7 @@ class SearchIn(BaseModel):
     @field_validator("lang", "tags", "product", "audience", mode="before")
     @classmethod
     def _comma_lists(cls, value: object) -> object:
-        """Accept ``"a,b"`` and ``["a", "b"]`` alike."""
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            return [p.strip() for v in value for p in str(v).split(",") if p.strip()]
-        return value
+        return comma_list(value)
 
 
 class ResultOut(BaseModel):
@@ -54,6 +59,9 @@ class ResultOut(BaseModel):
     audience: Audience
     updated: date | None
     stale: bool = Field(description="The article's review is overdue.")
+    helpful_rate: float | None = Field(
+        None, description="Share of agents' votes on this article that said helpful (null: none).")
+    votes: int = Field(0, description="Helpful / not helpful votes the article has received.")
 
 
 class SearchOut(BaseModel):
@@ -152,3 +160,117 @@ class IndexOut(BaseModel):
     build_seconds: float
     stale_articles: int
     retained: list[str]
+
+
+class FeedbackIn(BaseModel):
+    """An agent's (or plugin's) verdict on one answer of one search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    search_id: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    article_id: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    section: Annotated[str, StringConstraints(max_length=300)] | None = None
+    helpful: bool
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class EventAction(StrEnum):
+    OPEN = "open"
+    COPY = "copy"
+    LINK = "link"
+
+
+class EventIn(BaseModel):
+    """A click on a result: opened, copied or its link copied."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    search_id: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    article_id: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    rank: int | None = Field(None, ge=1, le=1000)
+    action: EventAction
+
+
+class AcceptedOut(BaseModel):
+    status: str = "recorded"
+
+
+# --- POST /v1/suggest (answers for a whole ticket) ---
+
+MAX_TICKET_CHARS = 64 * 1024
+MAX_EXCLUDED = 200
+
+LangTag = Annotated[str, StringConstraints(strip_whitespace=True,
+                                           pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")]
+
+
+class SuggestIn(BaseModel):
+    """A ticket as a helpdesk plugin sees it. Subject or body must hold some text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field("", max_length=MAX_TICKET_CHARS, description="The ticket's subject.")
+    body: str = Field("", max_length=MAX_TICKET_CHARS, description=(
+        "The customer's message as received: quoted replies, greetings and signatures are removed."))
+    customer_lang: LangTag | None = Field(
+        None, description="The customer's language (BCP-47, e.g. pl or pt-BR); detected when absent.")
+    agent_lang: LangTag | None = Field(
+        None, description="The agent's language: each result names its version in it, if any.")
+    tags: list[str] = Field(default_factory=list, description="Only articles with any of these tags.")
+    product: list[str] = Field(default_factory=list, description="Only these products.")
+    exclude_article_ids: list[str] = Field(
+        default_factory=list, max_length=MAX_EXCLUDED,
+        description="Articles already sent in this conversation (their translations are left out too).")
+    k: int = Field(5, ge=1, le=MAX_K, description="How many articles to return.")
+
+    @field_validator("tags", "product", mode="before")
+    @classmethod
+    def _comma_lists(cls, value: object) -> object:
+        return comma_list(value)
+
+
+class PartMatchOut(BaseModel):
+    part: str = Field(description="subject or passage")
+    index: int = Field(description="Passage number from 1 (0 for the subject).")
+    rank: int = Field(description="Rank of this article in that part's own search, from 1.")
+
+
+class WhyOut(BaseModel):
+    """Why a result matched the ticket."""
+
+    terms: list[str] = Field(description="Words of the snippet that matched the ticket.")
+    parts: list[PartMatchOut] = Field(description="Which parts of the ticket found the article.")
+
+
+class SuggestResultOut(ResultOut):
+    passage: str = Field(description="The matched passage as plain text, to insert into a reply.")
+    internal: bool = Field(description=(
+        "The passage comes from an internal section: for agents, not to be sent to customers. "
+        "Keys without internal access never receive such passages."))
+    why: WhyOut
+    languages: list[str] = Field(description="Languages this article exists in.")
+    translations: dict[str, str] = Field(
+        description="Other language versions of this article: language → article id.")
+    pinned_from: str | None = Field(description=(
+        "The article that matched, when its translation in the customer's language is returned."))
+    agent_article_id: str | None = Field(
+        description="The version in agent_lang, when it is not the returned one.")
+
+
+class QueryPartOut(BaseModel):
+    part: str = Field(description="subject or passage")
+    index: int
+    text: str = Field(description="What was searched: the part after cleaning.")
+    weight: float
+
+
+class SuggestOut(BaseModel):
+    search_id: str
+    query: str = Field(description="The cleaned ticket (subject, then body) as it was searched.")
+    queries: list[QueryPartOut]
+    customer_lang: str | None
+    customer_lang_source: str = Field(description="given, detected or unknown")
+    took_ms: float
+    index_version: str
+    no_good_match: bool = Field(description="Evidence is weak: results are best candidates only.")
+    results: list[SuggestResultOut]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class SearchConfig:
     min_coverage: float = 0.38
     snippet_chars: int = 240
     default_lang: str = "en"
+    feedback_boost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,9 @@ class Searcher:
         self._facets = _facet_index(self._articles)
         self._languages = tuple(sorted(snapshot.lexical.vocab_by_lang))
         self._translations = _translation_groups(self._articles)
+        # Words of recently shown chunks (for snippets): popular articles come back in many
+        # searches, and analyzing a chunk costs more than the rest of building its hit.
+        self._chunk_words = functools.lru_cache(maxsize=4096)(self._analyze_chunk)
         self._guesser = LanguageGuesser(snapshot.lexical.vocab_by_lang, self.analyzer,
                                         config.default_lang)
 
@@ -112,18 +117,25 @@ class Searcher:
         return self._languages
 
     def search(self, query: str, *, k: int = 5, filters: Filters = Filters(),
-               mode: Mode = Mode.HYBRID, today: date | None = None) -> SearchOutcome:
-        """Rank articles for ``query``; filters apply before the ranking is cut."""
+               mode: Mode = Mode.HYBRID, today: date | None = None,
+               priors: Mapping[str, float] | None = None) -> SearchOutcome:
+        """Rank articles for ``query``; filters apply before the ranking is cut.
+
+        ``priors`` (article id → helpful rate 0–1) nudge near-ties when the configured
+        ``feedback_boost`` is above 0: at most ± boost on the 0–1 score scale.
+        """
         started = time.perf_counter()
         parsed = self._parse(query)
         mask = self._mask(filters)
         rankings, similarity = self._rank(parsed, mask, mode)
         articles = reciprocal_rank_fusion(
             [Ranking(self._article_order(r.ids), r.weight) for r in rankings], self.config.rrf_k)
+        scale = best_possible(rankings, self.config.rrf_k) or 1.0
+        if priors and self.config.feedback_boost > 0:
+            self._boost(articles, priors, scale)
         top = sorted(articles, key=lambda a: (-articles[a], a))[:k]
         best_chunks = self._best_chunks(reciprocal_rank_fusion(rankings, self.config.rrf_k), top)
         today = today or date.today()
-        scale = best_possible(rankings, self.config.rrf_k) or 1.0
         matched = self._highlight_terms(parsed)
         hits = [self._hit(c, articles[a] / scale, matched, today)
                 for a, c in zip(top, best_chunks, strict=True)]
@@ -134,6 +146,13 @@ class Searcher:
             evidence=evidence, took_ms=(time.perf_counter() - started) * 1000,
             index_version=self.snapshot.version,
         )
+
+    def _boost(self, articles: dict[int, float], priors: Mapping[str, float],
+               scale: float) -> None:
+        for index in articles:
+            prior = priors.get(self._articles[index].id)
+            if prior is not None:
+                articles[index] += self.config.feedback_boost * scale * (2 * prior - 1)
 
     def _parse(self, query: str) -> _Query:
         # The language filter limits the articles, not the query: an agent may type
@@ -225,10 +244,16 @@ class Searcher:
         chunk = self.snapshot.chunks[chunk_index]
         article = self._articles[int(self._chunk_article[chunk_index])]
         text = collapse_space(chunk.text)
-        words = self.analyzer.words(text, (article.lang,))
+        words = self._chunk_words(chunk_index)
         snippet = make_snippet(text, words, matched, self.config.snippet_chars)
-        return Hit(article, chunk, round(min(score, 1.0), 4), snippet.text, snippet.highlights,
+        return Hit(article, chunk, round(min(max(score, 0.0), 1.0), 4), snippet.text,
+                   snippet.highlights,
                    article.is_stale(today))
+
+    def _analyze_chunk(self, chunk_index: int) -> list[Word]:
+        article = self._articles[int(self._chunk_article[chunk_index])]
+        return self.analyzer.words(collapse_space(self.snapshot.chunks[chunk_index].text),
+                                   (article.lang,))
 
     def _evidence(self, query: _Query, best_chunks: list[int],
                   similarity: dict[int, float]) -> Evidence:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     """Encoder threads while serving; 1 avoids oversubscribing cores under load."""
     build_threads: int = Field(0, ge=0)
     """Encoder threads while building (0: all cores)."""
+    backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
+    """Embedding backend on the CPU: ``onnx-int8`` (default: dynamic int8 for this CPU's
+    instruction set, ~2× faster than torch, parity checked by the tests), ``onnx`` (fp32,
+    same numbers as torch) or ``torch``. ONNX exports are made once into
+    ``<data_dir>/models``; a non-CPU ``device`` always uses torch."""
+    query_cache_size: int = Field(1024, ge=0)
+    """Query embeddings kept in memory (LRU) for repeated searches; 0 turns it off."""
+    dense_exact_max: int = Field(50_000, ge=0)
+    """Chunks up to which dense search is exact (FAISS flat); above it an IVF index is built."""
     host: str = "127.0.0.1"
     """Address the service listens on."""
     port: int = Field(8000, ge=1, le=65535)
@@ -97,6 +106,12 @@ class Settings(BaseSettings):
     """Largest request body (search and other JSON requests)."""
     max_upload_bytes: int = Field(2 * 1024 * 1024, gt=0)
     """Largest article upload (PUT /v1/admin/articles)."""
+    mask_queries: bool = True
+    """Mask e-mail addresses, phone numbers and 6+ digit runs in logged query text."""
+    retention_days: int = Field(180, ge=0)
+    """Searches, feedback and events older than this are purged (0: keep forever)."""
+    feedback_boost: float = Field(0.0, ge=0, le=0.1)
+    """Let agents' helpful votes break near-ties: at most ± this on the 0–1 score (0: off)."""
     reload_seconds: float = Field(2.0, ge=0)
     """How often the service checks for a snapshot published elsewhere (0: never)."""
 
@@ -156,4 +171,7 @@ class Settings(BaseSettings):
             query_prompt=self.query_prompt,
             passage_prompt=self.passage_prompt,
             languages=tuple(self.model_languages),
+            backend=self.backend,
+            model_cache=self.data_dir / "models",
+            query_cache=self.query_cache_size if serving else 0,
         )

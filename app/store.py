@@ -31,6 +31,48 @@ api_keys = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+searches = sa.Table(
+    "searches", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("query", sa.Text(), nullable=False),
+    sa.Column("lang", sa.String(16), nullable=True),
+    sa.Column("filters", sa.JSON(), nullable=False),
+    sa.Column("results", sa.JSON(), nullable=False),
+    sa.Column("top_score", sa.Float(), nullable=True),
+    sa.Column("no_good_match", sa.Boolean(), nullable=False),
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("endpoint", sa.String(16), nullable=False),
+    sa.Column("client", sa.String(32), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=True),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("search_id", sa.String(32), sa.ForeignKey("searches.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("article_id", sa.String(300), nullable=False),
+    sa.Column("section", sa.String(300), nullable=True),
+    sa.Column("helpful", sa.Boolean(), nullable=False),
+    sa.Column("comment", sa.Text(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("key_id", sa.String(16), nullable=True),
+    sa.UniqueConstraint("search_id", "article_id", name="feedback_one_vote"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("search_id", sa.String(32), sa.ForeignKey("searches.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("article_id", sa.String(300), nullable=False),
+    sa.Column("rank", sa.Integer(), nullable=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("key_id", sa.String(16), nullable=True),
+)
+
 KEY_PREFIX = "dm"
 
 
@@ -131,11 +173,81 @@ class Store:
             return int(connection.execute(query).scalar_one())
 
 
+    # --- search log, feedback, events ---------------------------------------------------
+
+    def add_searches(self, rows: list[dict[str, Any]]) -> None:
+        """Insert logged searches (the background writer batches them)."""
+        if rows:
+            with self.engine.begin() as connection:
+                connection.execute(searches.insert(), rows)
+
+    def search_exists(self, *, search_id: str) -> bool:
+        with self.engine.connect() as connection:
+            query = sa.select(searches.c.id).where(searches.c.id == search_id)
+            return connection.execute(query).first() is not None
+
+    def put_feedback(self, *, search_id: str, article_id: str, section: str | None,
+                     helpful: bool, comment: str | None, key_id: str | None) -> None:
+        """Record a vote; a second vote on the same search and article replaces the first.
+
+        Delete-then-insert in one transaction works the same on SQLite and PostgreSQL;
+        the unique constraint turns a concurrent duplicate into an error, not two votes.
+        """
+        row = {"search_id": search_id, "article_id": article_id, "section": section,
+               "helpful": helpful, "comment": comment, "created_at": datetime.now(UTC),
+               "key_id": key_id}
+        with self.engine.begin() as connection:
+            connection.execute(feedback.delete().where(feedback.c.search_id == search_id,
+                                                       feedback.c.article_id == article_id))
+            connection.execute(feedback.insert().values(**row))
+
+    def add_event(self, *, search_id: str, article_id: str, rank: int | None, action: str,
+                  key_id: str | None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(events.insert().values(
+                search_id=search_id, article_id=article_id, rank=rank, action=action,
+                created_at=datetime.now(UTC), key_id=key_id))
+
+    def rows(self, table: sa.Table, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Rows of ``searches``, ``feedback`` or ``events`` created in [since, until)."""
+        with self.engine.connect() as connection:
+            query = table.select().where(table.c.created_at >= since,
+                                         table.c.created_at < until)
+            return [_aware(dict(row._mapping)) for row in connection.execute(query)]
+
+    def helpful_votes(self) -> dict[str, tuple[int, int]]:
+        """Per article: (helpful votes, all votes), over the retained history."""
+        with self.engine.connect() as connection:
+            query = sa.select(feedback.c.article_id,
+                              sa.func.sum(sa.case((feedback.c.helpful, 1), else_=0)),
+                              sa.func.count()).group_by(feedback.c.article_id)
+            return {row[0]: (int(row[1]), int(row[2])) for row in connection.execute(query)}
+
+    def purge(self, *, before: datetime) -> int:
+        """Delete searches (with their feedback and events) older than ``before``."""
+        with self.engine.begin() as connection:
+            old = sa.select(searches.c.id).where(searches.c.created_at < before)
+            connection.execute(feedback.delete().where(feedback.c.search_id.in_(old)))
+            connection.execute(events.delete().where(events.c.search_id.in_(old)))
+            result = connection.execute(searches.delete().where(searches.c.created_at < before))
+        return int(result.rowcount)
+
+
+def _aware(row: dict[str, Any]) -> dict[str, Any]:
+    row["created_at"] = _utc(row["created_at"])
+    return row
+
+
 def _api_key(row: Any) -> ApiKey:
     return ApiKey(id=row["id"], name=row["name"],
                   scopes=frozenset(Scope(s) for s in row["scopes"].split(",") if s),
-                  internal=bool(row["internal"]), created_at=row["created_at"],
-                  revoked_at=row["revoked_at"])
+                  internal=bool(row["internal"]), created_at=_utc(row["created_at"]),
+                  revoked_at=_utc(row["revoked_at"]) if row["revoked_at"] else None)
+
+
+def _utc(stamp: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; everything stored here is UTC."""
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
 
 
 def make_engine(url: str) -> Engine:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
@@ -73,14 +74,35 @@ def shoot(url: str) -> None:
             page.screenshot(path=OUT / "no-good-match.png")
             search(page, url, "رمز عبورم را فراموش کردم")
             page.screenshot(path=OUT / "persian.png")
+        shoot_admin(browser, url)
         browser.close()
+
+
+def shoot_admin(browser: Any, url: str) -> None:
+    """The analytics page after a few searches, votes and clicks."""
+    for query in ("can I pay with bitcoin", "do you accept crypto", "bitcoin payment",
+                  "showroom in berlin", "where is my parcel", "refund", "refund", "wifi E21"):
+        body = httpx.get(f"{url}/v1/search", params={"q": query}).json()
+        top = body["results"][0]["article_id"]
+        httpx.post(f"{url}/v1/events", json={"search_id": body["search_id"], "article_id": top,
+                                             "rank": 1, "action": "open"})
+        httpx.post(f"{url}/v1/feedback", json={"search_id": body["search_id"],
+                                               "article_id": top, "helpful": "E21" in query})
+    context = browser.new_context(viewport={"width": 1100, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{url}/admin")
+    page.wait_for_selector("body[data-ready]")
+    page.screenshot(path=OUT / "admin.png", full_page=True)
+    context.close()
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    # A throwaway store, so the screenshots' searches never land in a real search log.
+    env = {**os.environ, "DESKMATE_DATABASE_URL": f"sqlite:///{OUT.parent / '.screenshots.sqlite3'}"}
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                               cwd=ROOT, env=os.environ.copy())
+                               cwd=ROOT, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, process)
@@ -88,6 +110,8 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        for leftover in OUT.parent.glob(".screenshots.sqlite3*"):
+            leftover.unlink()
     print(f"screenshots in {OUT}")
 
 

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from indexer import snapshot
 from indexer.analyze import ANALYZER_VERSION, Analyzer
 from indexer.chunk import TokenBudget, chunk_article
-from indexer.dense import DenseIndex
+from indexer.dense import EXACT_MAX, DenseIndex
 from indexer.embed import EmbeddingCache, Encoder, Vectors, embed_chunks_cached
 from indexer.errors import ArticleError, SnapshotError
 from indexer.lexical import LexicalIndex, term_ids
@@ -71,6 +71,8 @@ class BuildOptions:
     """Chunks per encoder batch."""
     keep: int = 3
     """Published snapshots to retain (the current one always stays)."""
+    dense_exact_max: int = EXACT_MAX
+    """Chunks up to which dense search is exact; above it an IVF index is built."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,14 +184,16 @@ class _Build:
         self.progress(Phase.BM25, 1, 1)
         self.progress(Phase.WRITE, 0, 1)
         vectors = np.concatenate([e.vectors for e in entries if e.vectors is not None])
-        DenseIndex.build(vectors).save(staged)
+        dense = DenseIndex.build(vectors, exact_max=self.options.dense_exact_max)
+        dense.save(staged)
         lexical.save(staged)
         snapshot.write_lines(staged, (e.lines[0] for e in entries),
                              (line for e in entries for line in e.lines[1]))
         seconds = time.perf_counter() - started
         version = staged.name.removeprefix(snapshot.STAGING_PREFIX)
         snapshot.write_manifest(staged, _manifest(version, self.encoder, articles, langs,
-                                                  len(chunks), problems, seconds, embedded))
+                                                  len(chunks), problems, seconds, embedded,
+                                                  dense.describe()))
         self.progress(Phase.WRITE, 1, 1)
         return BuildReport(version, len(articles), len(chunks), embedded, tuple(problems), seconds)
 
@@ -280,6 +284,7 @@ def article_files(kb_dir: Path) -> list[tuple[str, Path]]:
 def _manifest(
     version: str, encoder: Encoder, articles: list[Article], langs: list[str], chunks: int,
     problems: list[ArticleProblem], seconds: float, embedded: int,
+    dense: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     article_langs = Counter(a.lang for a in articles)
     chunk_langs = Counter(langs)
@@ -296,7 +301,7 @@ def _manifest(
             "languages": list(encoder.languages),
         },
         "analyzer_version": ANALYZER_VERSION,
-        "dense": {"type": "flat-ip", "metric": "cosine"},
+        "dense": dense or {"type": "flat-ip", "metric": "cosine"},
         "counts": {
             "articles": len(articles),
             "chunks": chunks,

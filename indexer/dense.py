@@ -1,8 +1,18 @@
-"""The dense vector index (FAISS, inner product over normalized vectors)."""
+"""The dense vector index (FAISS, inner product over normalized vectors).
+
+The index type follows the size: exact search (``IndexFlatIP``) up to ``exact_max``
+vectors, an inverted-file index (``IndexIVFFlat``) above it. Exact search costs
+~0.6 ms at 10k vectors and ~9 ms at 100k on one core; IVF keeps 1M vectors at about a
+few milliseconds with recall@10 ≥ 0.98 against exact search (bench/scale.py). IVF rather
+than HNSW because it builds an order of magnitude faster (100k vectors: ~9 s against
+~30 s on one core) and adds no graph to the memory of a 1M-vector index.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -11,21 +21,52 @@ import numpy.typing as npt
 from indexer.errors import SnapshotError
 
 FILE = "dense.faiss"
+EXACT_MAX = 50_000
+"""Vectors up to which search is exact (the default of ``DESKMATE_DENSE_EXACT_MAX``)."""
+TRAIN_PER_LIST = 48
+"""Training vectors per IVF list (FAISS warns below 39)."""
+PROBE_SHARE = 0.05
+"""Share of the IVF lists a search visits before any filter widens it (recall@10 ≥ 0.99 on
+clustered data at 20k–1M vectors; 1.2 % gave 0.96 at 20k)."""
 
 
 class DenseIndex:
-    """Exact inner-product search with optional pre-filtering by a chunk mask."""
+    """Top-k inner-product search with optional pre-filtering by a chunk mask."""
 
     def __init__(self, index: faiss.Index) -> None:
         self._index = index
         self.size = int(index.ntotal)
         self.dimension = int(index.d)
+        self._ivf = faiss.try_extract_index_ivf(index) if not isinstance(index, faiss.IndexFlat) else None
+        self.nlist = int(self._ivf.nlist) if self._ivf is not None else 0
+        self.nprobe = int(self._ivf.nprobe) if self._ivf is not None else 0
 
     @classmethod
-    def build(cls, vectors: npt.NDArray[np.float32]) -> DenseIndex:
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    def build(cls, vectors: npt.NDArray[np.float32], *, exact_max: int = EXACT_MAX) -> DenseIndex:
+        """Exact index up to ``exact_max`` vectors, IVF above (trained on a seeded sample)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        count, dimension = vectors.shape
+        if count <= exact_max:
+            flat = faiss.IndexFlatIP(dimension)
+            flat.add(vectors)
+            return cls(flat)
+        nlist = ivf_lists(count)
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(count, size=min(count, nlist * TRAIN_PER_LIST),
+                                                 replace=False)
+        index.cp.niter = 10  # k-means rounds: 25 (the default) took 2.5× as long for the same recall
+        index.train(vectors[np.sort(sample)])
+        index.add(vectors)
+        index.nprobe = max(8, math.ceil(nlist * PROBE_SHARE))
         return cls(index)
+
+    def describe(self) -> dict[str, Any]:
+        """What kind of index this is, for the snapshot manifest."""
+        if self._ivf is None:
+            return {"type": "flat-ip", "metric": "cosine", "vectors": self.size}
+        return {"type": "ivf-flat", "metric": "cosine", "vectors": self.size, "nlist": self.nlist,
+                "nprobe": self.nprobe}
 
     def save(self, directory: Path) -> None:
         faiss.write_index(self._index, str(directory / FILE))
@@ -44,16 +85,55 @@ class DenseIndex:
 
         Returns scores and chunk positions, best first, without padding.
         """
-        params = None
+        bits = None
+        params: faiss.SearchParameters
+        if self._ivf is not None:
+            ivf_params = faiss.SearchParametersIVF()
+            ivf_params.nprobe = self._probes(mask)
+            params = ivf_params
+        else:
+            params = faiss.SearchParameters()
         if mask is not None:
             bits = _bitmap(mask)  # must outlive the search: FAISS keeps a raw pointer
-            selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
-            params = faiss.SearchParameters()
-            params.sel = selector
+            params.sel = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
         n = min(n, self.size)
+        if _search_threads:
+            faiss.omp_set_num_threads(_search_threads)
         scores, ids = self._index.search(query.reshape(1, -1), n, params=params)
+        del bits
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
+
+    def _probes(self, mask: npt.NDArray[np.bool_] | None) -> int:
+        """IVF lists to visit: more when a filter leaves a small share of the vectors, so
+        the filtered top k is as complete as the unfiltered one (all lists: exact)."""
+        if mask is None:
+            return self.nprobe
+        allowed = int(np.count_nonzero(mask))
+        if allowed == 0:
+            return 1
+        return min(self.nlist, math.ceil(self.nprobe * self.size / allowed))
+
+
+_search_threads = 0
+
+
+def set_search_threads(threads: int) -> None:
+    """FAISS (OpenMP) threads per search from now on; 0 leaves the default (all cores).
+
+    A server should use 1: one query is too small to split, and idle OpenMP threads
+    spin — with 2 threads a 10k-vector search took 0.70 ms and two cores instead of
+    0.34 ms and one. Requests run in parallel threads instead. (OpenMP's thread count
+    is per calling thread, so :meth:`DenseIndex.search` applies it on each call.)
+    """
+    global _search_threads
+    _search_threads = threads
+
+
+def ivf_lists(count: int) -> int:
+    """IVF lists for ``count`` vectors: about 4·√count (4,000 at 1M), with enough vectors
+    per list to train (a threshold set very low still builds a working index)."""
+    return max(1, min(int(4 * math.sqrt(count)), count // 39))
 
 
 def _bitmap(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,6 +232,34 @@ def serve_in_thread(settings: Settings, encoder: Encoder) -> Iterator[LiveServer
         thread.join(timeout=10)
 
 
+@contextmanager
+def serve_process(settings: Settings, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`deskmate serve` as a real process on a free port, ready; terminated at exit."""
+    port = free_port()
+    env = {**os.environ, "DESKMATE_KB_DIR": str(settings.kb_dir),
+           "DESKMATE_DATA_DIR": str(settings.data_dir)}
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "deskmate serve did not become ready"
+            time.sleep(0.2)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def live_server(deployment: Deployment, encoder: Encoder) -> Iterator[LiveServer]:
     yield from serve_in_thread(deployment.settings, encoder)
@@ -250,6 +283,9 @@ def copy_deployment(deployment: Deployment, root: Path) -> Settings:
     shutil.copytree(deployment.kb_dir, root / "kb")
     shutil.copytree(deployment.settings.index_path, root / "var" / "index")
     shutil.copytree(deployment.settings.cache_path.parent, root / "var" / "cache")
+    shared = deployment.data_dir / "models"  # ONNX exports: made once per session, not per copy
+    shared.mkdir(exist_ok=True)
+    (root / "var" / "models").symlink_to(shared, target_is_directory=True)
     return Settings(kb_dir=root / "kb", data_dir=root / "var")
 
 
@@ -277,6 +313,71 @@ def secured_server(deployment: Deployment, encoder: Encoder,
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with live_server.client() as http:
         yield http
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL server binaries are missing: `apt-get install postgresql` "
+                    "(.ci/run installs them); the PostgreSQL tests never skip")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private PostgreSQL server on 127.0.0.1 for this test session (Debian's binaries)."""
+    bindir = _postgres_bin()
+    # Not under pytest's tmp dir: the server runs as "postgres", which cannot enter it.
+    root = Path(tempfile.mkdtemp(prefix="deskmate-pg-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as "postgres"
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+
+    def run(*args: str) -> None:
+        subprocess.run([*prefix, *args], check=True, capture_output=True, cwd="/")
+
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "deskmate", "--auth=trust", "-E", "UTF8",
+        "--locale=C.UTF-8")
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "server.log"), "-o",
+        f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    try:
+        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "deskmate",
+            "deskmate")
+        yield f"postgresql+psycopg://deskmate@127.0.0.1:{port}/deskmate"
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    else:
+        base = request.getfixturevalue("postgres_url")
+        url = _fresh_database(base)
+    result = Store(url)
+    result.migrate()
+    yield result
+    result.close()
+
+
+def _fresh_database(base_url: str) -> str:
+    """A new empty database on the session's server, one per test."""
+    import sqlalchemy as sa
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return base_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 SLOW_FIXTURES = {"encoder", "deployment", "searcher", "live_server", "client", "browser",

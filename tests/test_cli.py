@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +10,7 @@ from click.testing import CliRunner
 
 from app.cli import main
 from indexer.snapshot import current_version
-from tests.conftest import Deployment, free_port
+from tests.conftest import Deployment, serve_process
 
 
 def test_index_build_reads_the_environment_and_flags_win(kb_dir: Path, tmp_path: Path) -> None:
@@ -46,7 +42,7 @@ def test_search_prints_ranked_results(deployment: Deployment) -> None:
 
     as_json = CliRunner().invoke(main, ["search", "wifi E21", "--json", "--lang", "en"], env=env)
     assert as_json.exit_code == 0, as_json.output
-    assert json.loads(as_json.output)["results"][0]["article_id"] == "wifi"
+    assert json.loads(as_json.stdout)["results"][0]["article_id"] == "wifi"
 
 
 def test_search_without_an_index_says_how_to_build_one(tmp_path: Path) -> None:
@@ -70,27 +66,6 @@ def test_build_of_a_missing_kb_fails_cleanly(tmp_path: Path) -> None:
 
 
 def test_serve_answers_search_over_http(deployment: Deployment, tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "DESKMATE_DATA_DIR": str(deployment.data_dir),
-           "DESKMATE_KB_DIR": str(deployment.kb_dir)}
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "deskmate serve did not become ready"
-            time.sleep(0.2)
+    with serve_process(deployment.settings, tmp_path / "serve.log") as (_, url):
         body = httpx.get(f"{url}/v1/search", params={"q": "how do I get a refund"}).json()
         assert body["results"][0]["article_id"] == "refunds"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -28,16 +28,26 @@ def content_security_policy(frame_ancestors: list[str]) -> str:
     ])
 
 
-@router.get("/sidebar")
-def sidebar(settings: SettingsDep) -> FileResponse:
-    """The agent sidebar (320–420 px wide; also hosted by the browser extension)."""
+def page(name: str, frame_ancestors: list[str]) -> FileResponse:
     headers = {
-        "Content-Security-Policy": content_security_policy(settings.frame_ancestors),
+        "Content-Security-Policy": content_security_policy(frame_ancestors),
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-cache",
     }
-    return FileResponse(STATIC_DIR / "sidebar.html", media_type="text/html", headers=headers)
+    return FileResponse(STATIC_DIR / name, media_type="text/html", headers=headers)
+
+
+@router.get("/sidebar")
+def sidebar(settings: SettingsDep) -> FileResponse:
+    """The agent sidebar (320–420 px wide; also hosted by the browser extension)."""
+    return page("sidebar.html", settings.frame_ancestors)
+
+
+@router.get("/admin")
+def admin_page() -> FileResponse:
+    """The KB owners' analytics page (needs an admin key once keys exist); never framed."""
+    return page("admin.html", [])
 
 
 @router.get("/")

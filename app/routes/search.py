@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 
 from app.auth import Forbidden, Principal
-from app.deps import SearcherDep, SearchKeyDep, StateDep
+from app.deps import SearcherDep, SearchKeyDep, ServiceState, StateDep
 from app.schemas import FacetsOut, ResultOut, SearchIn, SearchOut
 from app.search import Filters, Searcher, SearchOutcome
+from app.searchlog import LoggedSearch, client_kind
 from indexer.records import Audience
 
 router = APIRouter(tags=["search"])
@@ -23,18 +25,22 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
+ClientHeader = Annotated[str | None, Header(alias="X-Deskmate-Client",
+                                            description="sidebar, zendesk, bot… (for analytics)")]
+
+
 @router.get("/v1/search", response_model=SearchOut, responses=PROBLEMS)
 def search_get(principal: SearchKeyDep, params: Annotated[SearchIn, Query()],
-               searcher: SearcherDep, state: StateDep) -> SearchOut:
+               searcher: SearcherDep, state: StateDep, client: ClientHeader = None) -> SearchOut:
     """Ranked answers for a query. List filters repeat or take commas: ``lang=en,pl``."""
-    return run_search(searcher, params, principal, state.metrics, "search")
+    return run_search(searcher, params, principal, state, client)
 
 
 @router.post("/v1/search", response_model=SearchOut, responses=PROBLEMS)
 def search_post(principal: SearchKeyDep, body: SearchIn, searcher: SearcherDep,
-                state: StateDep) -> SearchOut:
+                state: StateDep, client: ClientHeader = None) -> SearchOut:
     """Ranked answers for a query sent as JSON."""
-    return run_search(searcher, body, principal, state.metrics, "search")
+    return run_search(searcher, body, principal, state, client)
 
 
 @router.get("/v1/facets", response_model=FacetsOut, responses=PROBLEMS)
@@ -60,18 +66,38 @@ def visible_audiences(requested: list[Audience], principal: Principal) -> tuple[
     return (Audience.PUBLIC,)
 
 
-def run_search(searcher: Searcher, params: SearchIn, principal: Principal, metrics: Any,
-               endpoint: str) -> SearchOut:
+MIN_VOTES_FOR_BOOST = 3
+
+
+def run_search(searcher: Searcher, params: SearchIn, principal: Principal, state: ServiceState,
+               client: str | None) -> SearchOut:
+    """Search, count it, log it (in the background) and shape the response."""
     filters = Filters(tuple(params.lang), tuple(params.tags), tuple(params.product),
                       visible_audiences(params.audience, principal))
-    outcome = searcher.search(params.q, k=params.k, filters=filters)
-    metrics.searches.labels(endpoint).inc()
+    votes = state.helpful_rates.votes()
+    outcome = searcher.search(params.q, k=params.k, filters=filters, priors=priors(votes))
+    search_id = uuid.uuid4().hex
+    state.metrics.searches.labels("search").inc()
     if outcome.no_good_match:
-        metrics.no_good_match.labels(endpoint).inc()
-    return search_out(outcome, uuid.uuid4().hex)
+        state.metrics.no_good_match.labels("search").inc()
+    state.search_log.record(LoggedSearch(
+        search_id=search_id, query=outcome.query, lang=outcome.query_lang,
+        filters={"lang": params.lang, "tags": params.tags, "product": params.product,
+                 "audience": [a.value for a in params.audience]},
+        hits=outcome.hits, no_good_match=outcome.no_good_match, latency_ms=outcome.took_ms,
+        endpoint="search", client=client_kind(client), key_id=principal.key_id))
+    return search_out(outcome, search_id, votes)
 
 
-def search_out(outcome: SearchOutcome, search_id: str) -> SearchOut:
+def priors(votes: Mapping[str, tuple[int, int]]) -> dict[str, float]:
+    """Smoothed helpful rates of articles with enough votes to mean something."""
+    return {article: (helpful + 1) / (total + 2) for article, (helpful, total) in votes.items()
+            if total >= MIN_VOTES_FOR_BOOST}
+
+
+def search_out(outcome: SearchOutcome, search_id: str,
+               votes: Mapping[str, tuple[int, int]] | None = None) -> SearchOut:
+    votes = votes or {}
     results = [
         ResultOut(
             article_id=hit.article.id, title=hit.article.title, section=hit.chunk.section_label,
@@ -79,9 +105,15 @@ def search_out(outcome: SearchOutcome, search_id: str) -> SearchOut:
             highlights=list(hit.highlights), score=hit.score, lang=hit.article.lang,
             tags=list(hit.article.tags), product=hit.article.product,
             audience=hit.article.audience, updated=hit.article.updated, stale=hit.stale,
+            helpful_rate=_rate(votes.get(hit.article.id)),
+            votes=votes.get(hit.article.id, (0, 0))[1],
         )
         for hit in outcome.hits
     ]
     return SearchOut(search_id=search_id, query=outcome.query, took_ms=round(outcome.took_ms, 2),
                      index_version=outcome.index_version, no_good_match=outcome.no_good_match,
                      results=results)
+
+
+def _rate(vote: tuple[int, int] | None) -> float | None:
+    return round(vote[0] / vote[1], 3) if vote and vote[1] else None

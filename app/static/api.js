@@ -23,7 +23,7 @@ export class Api {
   }
 
   async request(path, { method = "GET", body, signal } = {}) {
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json", "X-Deskmate-Client": "sidebar" };
     if (this.key) headers["X-API-Key"] = this.key;
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, {
@@ -50,6 +50,11 @@ export class Api {
 
   feedback(body) {
     return this.request("/v1/feedback", { method: "POST", body });
+  }
+
+  // Clicks feed the analytics; losing one is harmless, so errors are ignored.
+  event(body) {
+    return this.request("/v1/events", { method: "POST", body }).catch(() => null);
   }
 
   // Feedback arrives in a later release; a 404 means this server has none yet.

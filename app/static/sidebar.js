@@ -55,9 +55,14 @@ class Sidebar {
     $("back").addEventListener("click", () => this.closeArticle());
     $("results").addEventListener("click", (e) => this.onResultClick(e));
     $("article").addEventListener("click", (e) => this.onArticleClick(e));
-    $("copy-section").addEventListener("click", (e) => this.copy(e.target, this.sectionText()));
-    $("copy-article-link").addEventListener("click", (e) =>
-      this.copy(e.target, this.deepLink(this.article.data.id, this.article.section)));
+    $("copy-section").addEventListener("click", (e) => {
+      this.trackArticle("copy");
+      this.copy(e.target, this.sectionText());
+    });
+    $("copy-article-link").addEventListener("click", (e) => {
+      this.trackArticle("link");
+      this.copy(e.target, this.deepLink(this.article.data.id, this.article.section));
+    });
     $("helpful").addEventListener("click", () => this.vote(true));
     $("not-helpful").addEventListener("click", () => this.vote(false));
     $("tell-owners").addEventListener("click", () => this.tellOwners());
@@ -178,13 +183,19 @@ class Sidebar {
   onResultClick(event) {
     const item = event.target.closest(".result");
     if (!item) return;
-    const result = this.results[[...item.parentNode.children].indexOf(item)];
+    const rank = [...item.parentNode.children].indexOf(item) + 1;
+    const result = this.results[rank - 1];
+    const track = (action) => this.searchId && this.api.event(
+      { search_id: this.searchId, article_id: result.article_id, rank, action });
     if (event.target.closest(".result-title")) {
       event.preventDefault();
+      track("open");
       this.openArticle(result.article_id, result.url.split("#")[1]);
     } else if (event.target.closest(".copy-snippet")) {
+      track("copy");
       this.copy(event.target, result.snippet);
     } else if (event.target.closest(".copy-link")) {
+      track("link");
       this.copy(event.target, result.deepLink);
     }
   }
@@ -294,6 +305,12 @@ class Sidebar {
     if (!restoreFocus) return;
     const index = this.results.findIndex((r) => r.article_id === openedFrom);
     (index >= 0 ? this.titles()[index] : $("q")).focus();
+  }
+
+  trackArticle(action) {
+    const id = this.article.data.id;
+    const rank = this.results.findIndex((r) => r.article_id === id) + 1;
+    if (this.searchId && rank) this.api.event({ search_id: this.searchId, article_id: id, rank, action });
   }
 
   sectionText() {

@@ -101,7 +101,23 @@ def test_nonsense_shows_the_no_good_match_state(page: Page, live_server: LiveSer
     expect(page.locator("#no-match")).to_be_visible()
     expect(page.locator("#no-match")).to_contain_text("No good match for “xqzv blorp frobnicate”")
     expect(page.locator(".result").first).to_be_visible()  # best candidates still shown
-    expect(page.locator("#tell-owners")).to_be_hidden()  # no feedback endpoint on this server yet
+    page.locator("#tell-owners").click()
+    expect(page.locator("#tell-owners")).to_have_text("Thanks, the KB owners will see this query.")
+    expect(page.locator("#tell-owners")).to_be_disabled()
+
+
+def test_helpful_votes_and_clicks_reach_the_server(page: Page, live_server: LiveServer) -> None:
+    posted: list[tuple[str, dict]] = []
+    page.on("request", lambda r: posted.append((r.url.split("/v1/")[-1], r.post_data_json))
+            if r.method == "POST" and "/v1/" in r.url else None)
+    open_sidebar(page, live_server)
+    page.keyboard.type("wifi error E21")
+    expect(first_result(page)).to_have_attribute("data-article-id", "wifi")
+    first_result(page).locator(".result-title").click()
+    page.locator("#helpful").click()
+    expect(page.locator("#status")).to_have_text("Thanks for the feedback")
+    kinds = [(url, body.get("action") or body.get("helpful")) for url, body in posted if body]
+    assert ("events", "open") in kinds and ("feedback", True) in kinds
 
 
 def test_filters_are_offered_from_the_index_and_remembered(page: Page,

@@ -1,0 +1,265 @@
+"""Analytics for KB owners: what agents searched, what helped, what is missing or stale."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+
+from app.errors import BadRequest
+from app.search import Searcher
+from app.snippet import collapse_space
+from app.store import Store, events, feedback, searches
+
+GAP_SIMILARITY = 0.45
+"""Cosine to a topic's centroid above which a query joins it (paraphrases measured
+0.53–0.76 with the default model, unrelated questions below 0.2)."""
+GAP_TERM_OVERLAP = 0.5
+"""Or: share of analyzed terms in common (for languages the model does not cover)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    since: datetime
+    until: datetime
+    lang: str | None = None
+
+
+@dataclass(slots=True)
+class Table:
+    """One report table: column names and rows (also exported as CSV)."""
+
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Topic:
+    queries: Counter[str]
+    terms: set[str]
+    vector: np.ndarray[Any, Any]
+
+
+DEFAULT_DAYS = 30
+
+
+def period_of(since: date | None, until: date | None, lang: str | None) -> Period:
+    """[since, until] as whole UTC days; default: the last 30 days.
+
+    Raises:
+        BadRequest: ``since`` is after ``until``.
+    """
+    end = until or datetime.now(UTC).date()
+    start = since or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise BadRequest(f"from={start} is after to={end}; swap them")
+    return Period(datetime.combine(start, time.min, UTC),
+                  datetime.combine(end + timedelta(days=1), time.min, UTC), lang or None)
+
+
+def normalize_query(text: str) -> str:
+    return collapse_space(text).casefold()
+
+
+def build_report(store: Store, searcher: Searcher | None, period: Period,
+                 today: date | None = None) -> dict[str, Any]:
+    """Summary numbers, searches per day, and every report table."""
+    rows = {name: store.rows(table, since=period.since, until=period.until)
+            for name, table in (("searches", searches), ("feedback", feedback),
+                                ("events", events))}
+    if period.lang:
+        rows["searches"] = [s for s in rows["searches"] if s["lang"] == period.lang]
+        kept = {s["id"] for s in rows["searches"]}
+        rows["feedback"] = [f for f in rows["feedback"] if f["search_id"] in kept]
+        rows["events"] = [e for e in rows["events"] if e["search_id"] in kept]
+    articles = searcher.snapshot.articles if searcher else {}
+    tables = {
+        "per_day": _per_day(rows["searches"]),
+        "top_queries": _top_queries(rows["searches"]),
+        "content_gaps": _content_gaps(rows["searches"], rows["feedback"], searcher),
+        "articles_by_helpfulness": _helpfulness(rows["feedback"], articles),
+        "articles_by_use": _use(rows["searches"], rows["events"], articles),
+        "never_used": _never_used(rows["searches"], rows["events"], articles),
+        "stale_articles": _stale(articles, today or date.today()),
+    }
+    return {"period": {"from": period.since.isoformat(), "to": period.until.isoformat(),
+                       "lang": period.lang},
+            "summary": _summary(rows), "tables": tables}
+
+
+def _summary(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    found = rows["searches"]
+    acted = {e["search_id"] for e in rows["events"]}
+    acted |= {f["search_id"] for f in rows["feedback"] if f["helpful"]}
+    votes = rows["feedback"]
+    total = len(found)
+    return {
+        "searches": total,
+        "success_rate": _share(sum(1 for s in found if s["id"] in acted), total),
+        "no_good_match_rate": _share(sum(1 for s in found if s["no_good_match"]), total),
+        "helpful_rate": _share(sum(1 for f in votes if f["helpful"]), len(votes)),
+        "median_latency_ms": round(statistics.median(s["latency_ms"] for s in found), 2)
+        if found else None,
+        "feedback": len(votes),
+        "events": len(rows["events"]),
+    }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _per_day(found: list[dict[str, Any]]) -> Table:
+    days: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in found:
+        tally = days[row["created_at"].astimezone(UTC).date().isoformat()]
+        tally[0] += 1
+        tally[1] += int(row["no_good_match"])
+    table = Table(["day", "searches", "no_good_match", "no_good_match_rate"])
+    for day, (count, weak) in sorted(days.items()):
+        table.rows.append([day, count, weak, _share(weak, count)])
+    return table
+
+
+def _top_queries(found: list[dict[str, Any]], limit: int = 20) -> Table:
+    counts: Counter[str] = Counter()
+    weak: Counter[str] = Counter()
+    for row in found:
+        query = normalize_query(row["query"])
+        counts[query] += 1
+        weak[query] += int(row["no_good_match"])
+    table = Table(["query", "searches", "no_good_match_rate"])
+    for query, count in counts.most_common(limit):
+        table.rows.append([query, count, _share(weak[query], count)])
+    return table
+
+
+def _content_gaps(found: list[dict[str, Any]], votes: list[dict[str, Any]],
+                  searcher: Searcher | None, limit: int = 20) -> Table:
+    """No-good-match and unhelpful queries, grouped into topics by meaning."""
+    unhelpful = {v["search_id"] for v in votes if not v["helpful"]}
+    missed = Counter(normalize_query(s["query"]) for s in found
+                     if s["no_good_match"] or s["id"] in unhelpful)
+    table = Table(["topic", "searches", "examples", "nearest_article", "nearest_title", "owner"])
+    if not missed or searcher is None:
+        return table
+    for topic in sorted(group_queries(missed, searcher),
+                        key=lambda t: -sum(t.queries.values()))[:limit]:
+        examples = [q for q, _ in topic.queries.most_common(3)]
+        article = _nearest_article(searcher, topic.vector)
+        table.rows.append([examples[0], sum(topic.queries.values()), " | ".join(examples),
+                           article.id if article else None, article.title if article else None,
+                           article.owner if article else None])
+    return table
+
+
+def group_queries(queries: Counter[str], searcher: Searcher) -> list[_Topic]:
+    """Greedy clustering, most frequent first: a query joins the first topic whose centroid
+    is close in meaning, or whose terms it largely shares; otherwise it starts a topic."""
+    ordered = [q for q, _ in queries.most_common()]
+    vectors = searcher.encoder.embed_queries(ordered)
+    topics: list[_Topic] = []
+    for query, vector in zip(ordered, vectors, strict=True):
+        terms = {t for w in searcher.analyzer.words(query, searcher.languages) for t in w.terms}
+        home = next((t for t in topics if _belongs(t, vector, terms)), None)
+        if home is None:
+            topics.append(_Topic(Counter({query: queries[query]}), terms, vector.copy()))
+            continue
+        home.queries[query] += queries[query]
+        home.terms |= terms
+        merged = home.vector + vector
+        home.vector = merged / max(float(np.linalg.norm(merged)), 1e-9)
+    return topics
+
+
+def _belongs(topic: _Topic, vector: np.ndarray[Any, Any], terms: set[str]) -> bool:
+    if float(topic.vector @ vector) >= GAP_SIMILARITY:
+        return True
+    union = topic.terms | terms
+    return bool(union) and len(topic.terms & terms) / len(union) >= GAP_TERM_OVERLAP
+
+
+def _nearest_article(searcher: Searcher, vector: np.ndarray[Any, Any]) -> Any:
+    _, ids = searcher.snapshot.dense.search(vector.astype(np.float32), 1, None)
+    if not len(ids):
+        return None
+    return searcher.snapshot.articles[searcher.snapshot.chunks[int(ids[0])].article_id]
+
+
+def _helpfulness(votes: list[dict[str, Any]], articles: dict[str, Any]) -> Table:
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for vote in votes:
+        tally[vote["article_id"]][0] += int(vote["helpful"])
+        tally[vote["article_id"]][1] += 1
+    table = Table(["article_id", "title", "owner", "helpful", "votes", "helpful_rate"])
+    ranked = sorted(tally.items(), key=lambda item: (-item[1][0] / item[1][1], -item[1][1]))
+    for article_id, (helpful, total) in ranked:
+        article = articles.get(article_id)
+        table.rows.append([article_id, article.title if article else None,
+                           article.owner if article else None, helpful, total,
+                           _share(helpful, total)])
+    return table
+
+
+def _use(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
+         articles: dict[str, Any]) -> Table:
+    shown = Counter(r["article_id"] for s in found for r in s["results"])
+    actions: dict[str, Counter[str]] = defaultdict(Counter)
+    for click in clicks:
+        actions[click["article_id"]][click["action"]] += 1
+    table = Table(["article_id", "title", "uses", "opened", "copied", "linked", "shown"])
+    used = sorted(set(shown) | set(actions), key=lambda a: (-sum(actions[a].values()), -shown[a]))
+    for article_id in used:
+        article = articles.get(article_id)
+        acts = actions[article_id]
+        table.rows.append([article_id, article.title if article else None, sum(acts.values()),
+                           acts["open"], acts["copy"], acts["link"], shown[article_id]])
+    return table
+
+
+def _never_used(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
+                articles: dict[str, Any]) -> Table:
+    touched = {r["article_id"] for s in found for r in s["results"]}
+    touched |= {c["article_id"] for c in clicks}
+    table = Table(["article_id", "title", "lang", "owner"])
+    for article_id in sorted(set(articles) - touched):
+        article = articles[article_id]
+        table.rows.append([article_id, article.title, article.lang, article.owner])
+    return table
+
+
+def _stale(articles: dict[str, Any], today: date) -> Table:
+    table = Table(["article_id", "title", "owner", "verified", "review_every_days",
+                   "overdue_days"])
+    overdue = []
+    for article in articles.values():
+        if article.is_stale(today):
+            checked = article.verified or article.updated
+            due = (today - checked).days - article.review_every_days
+            overdue.append((due, article))
+    for due, article in sorted(overdue, key=lambda item: -item[0]):
+        checked = article.verified or article.updated
+        table.rows.append([article.id, article.title, article.owner, checked.isoformat(),
+                           article.review_every_days, due])
+    return table
+
+
+def csv_text(table: Table) -> str:
+    """The table as CSV (RFC 4180), header first."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(table.columns)
+    writer.writerows(table.rows)
+    return out.getvalue()
+
+
+def table_names() -> Iterable[str]:
+    return ("per_day", "top_queries", "content_gaps", "articles_by_helpfulness",
+            "articles_by_use", "never_used", "stale_articles")

@@ -1,0 +1,159 @@
+"""Search latency over HTTP next to the in-process floor, and the service's ready time.
+
+    python bench/latency.py [--queries 600] [--backend onnx-int8] [--synthetic-articles 5000]
+
+For the sample KB (real vectors) and a synthetic ~10k-chunk KB (edit_latency's generator,
+random chunk vectors: only timing matters there):
+
+1. builds the index, starts `deskmate serve` on 127.0.0.1 and times until /readyz is 200;
+2. sends ``--queries`` distinct varied queries (`GET /v1/search?q=…&k=5`, one keep-alive
+   connection) and, interleaved query by query in this process, the *floor* for the same
+   query: encode (same backend, 1 thread, no cache) + FAISS top 100 + BM25 top 100, no HTTP;
+3. prints p50/p95/p99 of both and their ratio, measured in the same run.
+
+Goals: HTTP p50 ≤ 1.2× the floor (≈ 5.5 ms), p99 ≤ 15 ms; ready ≤ 3 s at 10k chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    Connection,
+    cpu_seconds,
+    fmt_ms,
+    machine,
+    percentiles,
+    start_service,
+    stop,
+    varied_queries,
+    varied_with_lang,
+)
+from bench.edit_latency import RandomVectors, generate_kb  # noqa: E402
+from indexer.analyze import Analyzer  # noqa: E402
+from indexer.build import BuildOptions, build_snapshot  # noqa: E402
+from indexer.dense import set_search_threads  # noqa: E402
+from indexer.embed import Encoder, ModelSpec, load_encoder  # noqa: E402
+from indexer.snapshot import Snapshot, load_snapshot  # noqa: E402
+
+CANDIDATES = 100
+
+
+def floor_once(encoder: Encoder, snapshot: Snapshot, analyzer: Analyzer, query: str) -> float:
+    """Encode + dense top 100 + BM25 top 100 for one query, in ms."""
+    started = time.perf_counter()
+    vector = encoder.embed_queries([query])[0]
+    snapshot.dense.search(vector, CANDIDATES, None)
+    scores = snapshot.lexical.scores(analyzer.terms(query, "en"), None)
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) > CANDIDATES:
+        positive = positive[np.argpartition(-scores[positive], CANDIDATES - 1)[:CANDIDATES]]
+    positive[np.argsort(-scores[positive], kind="stable")]
+    return (time.perf_counter() - started) * 1000
+
+
+def measure(name: str, kb: Path, data: Path, backend: str,
+            queries: list[tuple[str, str]]) -> dict[str, float]:
+    server, port, ready = start_service(kb, data, backend=backend)
+    try:
+        set_search_threads(1)  # as the service does
+        spec = ModelSpec(threads=1, backend=backend, model_cache=data / "models", query_cache=0)
+        encoder, snapshot, analyzer = load_encoder(spec), load_snapshot(data / "index"), Analyzer()
+        connection = Connection(port)
+        for query in varied_queries(60, seed=99):  # warm-up: other queries than the measured
+            connection.get("/v1/search", {"q": query, "k": 5})
+            floor_once(encoder, snapshot, analyzer, query)
+        http, floor, errors = [], [], 0
+        server_cpu = cpu_seconds(server.pid)
+        client_cpu, wall = time.process_time(), time.perf_counter()
+        for query, _ in queries:  # interleaved, so both see the same neighbours' load
+            started = time.perf_counter()
+            status, _ = connection.get("/v1/search", {"q": query, "k": 5})
+            http.append((time.perf_counter() - started) * 1000)
+            errors += status != 200
+            floor.append(floor_once(encoder, snapshot, analyzer, query))
+        wall = time.perf_counter() - wall
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        connection.close()
+    finally:
+        stop(server)
+    print(f"\n[{name}] {len(snapshot.chunks)} chunks, {len(snapshot.articles)} articles, "
+          f"dense index {snapshot.manifest['dense']['type']}, backend {encoder.backend}")
+    print(f"  service ready after start: {ready:.2f} s")
+    result: dict[str, float] = {"ready": ready}
+    # The service encodes only queries in a language the model covers (English here); the
+    # floor always encodes. So the like-for-like ratio is the English one.
+    english = [i for i, (_, lang) in enumerate(queries) if lang == "en"]
+    for label, rows in (("all queries", range(len(queries))), ("English (both encode)", english)):
+        h, f = percentiles([http[i] for i in rows]), percentiles([floor[i] for i in rows])
+        print(f"  {label}: {len(rows)}")
+        print(f"    HTTP GET /v1/search  {fmt_ms(h)}")
+        print(f"    floor (in-process)   {fmt_ms(f)}")
+        print(f"    ratio HTTP/floor     p50 {h['p50'] / f['p50']:.2f}×  p99 {h['p99'] / f['p99']:.2f}×")
+        result.update({f"{label}_http_p50": h["p50"], f"{label}_floor_p50": f["p50"]})
+    print(f"  errors: {errors}; server CPU {server_cpu / wall:.0%} of one core during the run "
+          f"(client + floor process: {(time.process_time() - client_cpu) / wall:.0%})")
+    return result
+
+
+def encode_only(count: int) -> None:
+    """Query encode p50 per backend, 1 thread, no cache, same queries, interleaved."""
+    queries = varied_queries(count, seed=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        encoders = {b: load_encoder(ModelSpec(threads=1, backend=b, model_cache=Path(tmp), query_cache=0))
+                    for b in ("torch", "onnx", "onnx-int8")}
+        times: dict[str, list[float]] = {b: [] for b in encoders}
+        for query in queries[:20]:
+            for encoder in encoders.values():
+                encoder.embed_queries([query])
+        for query in queries:
+            for backend, encoder in encoders.items():
+                started = time.perf_counter()
+                encoder.embed_queries([query])
+                times[backend].append((time.perf_counter() - started) * 1000)
+    for backend, samples in times.items():
+        print(f"  encode {backend:<9} {fmt_ms(percentiles(samples))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=600)
+    parser.add_argument("--backend", default="onnx-int8")
+    parser.add_argument("--synthetic-articles", type=int, default=5000,
+                        help="articles of the synthetic KB (2 chunks each); 0 skips it")
+    parser.add_argument("--encode-only", action="store_true",
+                        help="only compare query encoding per backend (torch, onnx, onnx-int8)")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    if args.encode_only:
+        return encode_only(args.queries)
+    print(f"settings: backend {args.backend}, 1 encoder thread, k=5, {CANDIDATES} candidates "
+          f"per retriever, {args.queries} distinct queries (query cache never hits)")
+    queries = varied_with_lang(args.queries, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = root / "sample"
+        spec = ModelSpec(backend=args.backend, model_cache=data / "models")
+        build_snapshot(ROOT / "kb", data / "index", load_encoder(spec), data / "cache" / "e.sqlite",
+                       BuildOptions())
+        measure("sample KB", ROOT / "kb", data, args.backend, queries)
+        if args.synthetic_articles:
+            kb, data = root / "synthetic-kb", root / "synthetic"
+            generate_kb(kb, args.synthetic_articles)
+            encoder = RandomVectors(load_encoder(ModelSpec(backend=args.backend,
+                                                           model_cache=data / "models")))
+            build_snapshot(kb, data / "index", encoder, data / "cache" / "e.sqlite", BuildOptions())
+            measure("synthetic KB", kb, data, args.backend, queries)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Scale: query time, memory and dense recall at 100k and 1M chunks (synthetic).
+
+    python bench/scale.py [--sizes 100000,1000000] [--queries 200]
+
+Per size, in two child processes (so the serving memory is not the build's):
+
+* build: seeded synthetic chunk vectors (384-d, unit, low-rank and clustered like sentence
+  embeddings) and BM25 term ids (40 Zipf-distributed terms per chunk from 200k), built
+  with the real `DenseIndex.build` (exact below DESKMATE_DENSE_EXACT_MAX, IVF above) and
+  `LexicalIndex.from_term_ids`, saved like a snapshot; the exact top 10 of every query
+  is computed by brute force for recall.
+* serve: loads both indexes as the service does, loads the real encoder (ONNX int8, one
+  thread), and times per query: encoding a real query text, the dense top 100 for a
+  synthetic query vector, the BM25 top 100 for 1–4 synthetic terms. Prints p50s, recall@10
+  against exact search, and the process's RSS.
+
+Goals at 1M: p50 ≤ 30 ms (encode + dense + BM25), RSS ≤ 2.5 GB, recall@10 ≥ 0.98;
+BM25 sub-millisecond at 100k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import machine, percentiles, rss_mb, varied_queries  # noqa: E402
+from indexer.dense import EXACT_MAX, DenseIndex  # noqa: E402
+from indexer.embed import ModelSpec, load_encoder  # noqa: E402
+from indexer.lexical import LexicalIndex  # noqa: E402
+
+DIMENSION, RANK, VOCAB, TERMS_PER_CHUNK, CANDIDATES = 384, 48, 200_000, 40, 100
+
+
+def synthetic_vectors(count: int, seed: int = 0, block: int = 100_000) -> npt.NDArray[np.float32]:
+    """Unit vectors from a seeded low-rank clustered model, generated in blocks."""
+    rng = np.random.default_rng(seed)
+    basis = rng.standard_normal((RANK, DIMENSION)).astype(np.float32)
+    centers = rng.standard_normal((max(count // 40, 4), RANK)).astype(np.float32)
+    out = np.empty((count, DIMENSION), dtype=np.float32)
+    for start in range(0, count, block):
+        size = min(block, count - start)
+        latent = centers[rng.integers(0, len(centers), size)]
+        latent += 0.6 * rng.standard_normal((size, RANK)).astype(np.float32)
+        rows = latent @ basis + 0.87 * rng.standard_normal((size, DIMENSION)).astype(np.float32)
+        out[start:start + size] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
+
+
+def exact_top10(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32]) -> npt.NDArray[np.int64]:
+    best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), 10), dtype=np.int64)
+    for start in range(0, len(vectors), 200_000):
+        scores = queries @ vectors[start:start + 200_000].T
+        top = np.argpartition(-scores, 9, axis=1)[:, :10]
+        merged_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, 1)], axis=1)
+        merged_ids = np.concatenate([best_ids, top + start], axis=1)
+        order = np.argsort(-merged_scores, axis=1)[:, :10]
+        best_scores = np.take_along_axis(merged_scores, order, 1)
+        best_ids = np.take_along_axis(merged_ids, order, 1)
+    return best_ids
+
+
+def build(size: int, queries: int, folder: Path) -> None:
+    started = time.perf_counter()
+    everything = synthetic_vectors(size + queries)
+    vectors, query_vectors = everything[:size], everything[size:]
+    generated = time.perf_counter() - started
+    np.save(folder / "queries.npy", query_vectors)
+    np.save(folder / "exact.npy", exact_top10(vectors, query_vectors))
+    started = time.perf_counter()
+    dense = DenseIndex.build(vectors, exact_max=EXACT_MAX)
+    dense_seconds = time.perf_counter() - started
+    dense.save(folder)
+    described = dense.describe()
+    del vectors, everything, dense
+    rng = np.random.default_rng(1)
+    ids = np.minimum(rng.zipf(1.3, size * TERMS_PER_CHUNK) - 1, VOCAB - 1).astype(np.int32)
+    started = time.perf_counter()
+    lexical = LexicalIndex.from_term_ids(np.split(ids, size), [f"t{i}" for i in range(VOCAB)],
+                                         ["en"] * size)
+    lexical_seconds = time.perf_counter() - started
+    lexical.save(folder)
+    report = {"generate_s": generated, "dense_build_s": dense_seconds, "bm25_build_s": lexical_seconds,
+              "dense": described, "build_peak_rss_mb": rss_mb()[1]}
+    (folder / "build.json").write_text(json.dumps(report))
+
+
+def serve(size: int, folder: Path) -> None:
+    rss_start = rss_mb()[0]  # the interpreter with numpy, FAISS and this script
+    started = time.perf_counter()
+    dense, lexical = DenseIndex.load(folder), LexicalIndex.load(folder)
+    load_seconds = time.perf_counter() - started
+    encoder = load_encoder(ModelSpec(threads=1, backend="onnx-int8", model_cache=folder.parent / "models",
+                                     query_cache=0))
+    query_vectors, exact = np.load(folder / "queries.npy"), np.load(folder / "exact.npy")
+    texts = varied_queries(len(query_vectors), seed=3)
+    rng = np.random.default_rng(2)
+    timings: dict[str, list[float]] = {"encode": [], "dense": [], "bm25": [], "total": []}
+    hits = 0
+    for text, vector, truth in zip(texts, query_vectors, exact, strict=True):
+        terms = [f"t{int(t)}" for t in np.minimum(rng.zipf(1.3, rng.integers(1, 5)) - 1, VOCAB - 1)]
+        t0 = time.perf_counter()
+        encoder.embed_queries([text])
+        t1 = time.perf_counter()
+        _, ids = dense.search(vector, CANDIDATES, None)
+        t2 = time.perf_counter()
+        scores = lexical.scores(terms, None)
+        positive = np.flatnonzero(scores > 0)
+        if len(positive) > CANDIDATES:
+            positive = positive[np.argpartition(-scores[positive], CANDIDATES - 1)[:CANDIDATES]]
+        positive[np.argsort(-scores[positive], kind="stable")]
+        t3 = time.perf_counter()
+        for key, value in (("encode", t1 - t0), ("dense", t2 - t1), ("bm25", t3 - t2), ("total", t3 - t0)):
+            timings[key].append(value * 1000)
+        hits += len(set(ids[:10].tolist()) & set(truth.tolist()))
+    build_report = json.loads((folder / "build.json").read_text())
+    print(json.dumps({
+        "size": size, **build_report, "load_s": load_seconds,
+        "recall_at_10": hits / (10 * len(exact)), "rss_start_mb": rss_start,
+        "rss_mb": rss_mb()[0], "rss_peak_mb": rss_mb()[1],
+        **{f"{k}_p50_ms": percentiles(v)["p50"] for k, v in timings.items()},
+        **{f"{k}_p99_ms": percentiles(v)["p99"] for k, v in timings.items()},
+    }))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build:
+        return build(args.build, args.queries, args.folder)
+    if args.serve:
+        return serve(args.serve, args.folder)
+    print(f"machine: {machine()}")
+    print(f"settings: {DIMENSION}-d vectors (rank {RANK}, clustered), {TERMS_PER_CHUNK} terms/chunk "
+          f"from {VOCAB:,}, exact search up to {EXACT_MAX:,} chunks, {args.queries} queries, "
+          f"top {CANDIDATES} per retriever, ONNX int8 encoder on 1 thread")
+    with tempfile.TemporaryDirectory() as tmp:
+        # Export the ONNX model here, once: the serving children then never import torch.
+        load_encoder(ModelSpec(backend="onnx-int8", model_cache=Path(tmp) / "models"))
+        for size in (int(s) for s in args.sizes.split(",")):
+            folder = Path(tmp) / str(size)
+            folder.mkdir()
+            script = [sys.executable, __file__, "--queries", str(args.queries), "--folder", str(folder)]
+            subprocess.run([*script, "--build", str(size)], check=True)
+            out = subprocess.run([*script, "--serve", str(size)], check=True, capture_output=True, text=True)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            dense = result["dense"]
+            kind = dense["type"]
+            if "nlist" in dense:
+                kind += f" nlist {dense['nlist']} nprobe {dense['nprobe']}"
+            print(f"\n[{size:,} chunks] dense {kind}; built in {result['dense_build_s']:.1f} s, BM25 in "
+                  f"{result['bm25_build_s']:.1f} s (build peak RSS {result['build_peak_rss_mb']:.0f} MiB)")
+            print(f"  query p50: encode {result['encode_p50_ms']:.2f} + dense {result['dense_p50_ms']:.2f} + "
+                  f"BM25 {result['bm25_p50_ms']:.2f} = total {result['total_p50_ms']:.2f} ms "
+                  f"(p99 {result['total_p99_ms']:.2f} ms)")
+            print(f"  dense recall@10 vs exact: {result['recall_at_10']:.3f}")
+            print(f"  serving RSS {result['rss_mb']:.0f} MiB (peak {result['rss_peak_mb']:.0f} MiB), "
+                  f"index load {result['load_s']:.1f} s")
+            if size >= 1_000_000:
+                ok = (result["total_p50_ms"] <= 30 and result["rss_mb"] <= 2560
+                      and result["recall_at_10"] >= 0.98)
+                verdict = "met" if ok else "NOT met"
+                print(f"  goal at 1M (p50 ≤ 30 ms, RSS ≤ 2.5 GB, recall ≥ 0.98): {verdict}")
+            if size <= 100_000:
+                print(f"  BM25 sub-millisecond: {'met' if result['bm25_p50_ms'] < 1 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Analytics numbers against a hand-computed fixture, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from app.analytics import build_report, group_queries, period_of
+from app.cli import main
+from app.search import Searcher
+from app.store import Store
+from tests.app.test_api import assert_problem
+from tests.app.test_store import search_row
+from tests.conftest import Deployment, LiveServer
+
+TODAY = datetime.now(UTC).date()
+
+
+def fill(store: Store) -> None:
+    rows = [
+        search_row("s1", query="refund money", results=["refunds", "refunds-pl"]),
+        search_row("s2", query="Refund   MONEY", results=["refunds"]),
+        search_row("s3", query="can I pay with bitcoin", no_good_match=True),
+        search_row("s4", query="do you accept crypto payments", no_good_match=True),
+        search_row("s5", query="showroom in berlin", no_good_match=True),
+        search_row("s6", query="zwrot", lang="pl", results=["refunds-pl"]),
+        search_row("s0", query="ancient", days_ago=40),
+    ]
+    for row, latency in zip(rows, (5, 7, 9, 11, 13, 15, 99), strict=True):
+        row["latency_ms"] = latency
+    store.add_searches(rows)
+    store.put_feedback(search_id="s1", article_id="refunds", section=None, helpful=True,
+                       comment=None, key_id=None)
+    store.put_feedback(search_id="s2", article_id="refunds", section=None, helpful=False,
+                       comment="wrong", key_id=None)
+    store.put_feedback(search_id="s6", article_id="refunds-pl", section=None, helpful=True,
+                       comment=None, key_id=None)
+    store.add_event(search_id="s1", article_id="refunds", rank=1, action="open", key_id=None)
+    store.add_event(search_id="s6", article_id="refunds-pl", rank=1, action="copy", key_id=None)
+
+
+def column(table: dict | object, name: str) -> list:
+    columns, rows = (table["columns"], table["rows"]) if isinstance(table, dict) else \
+        (table.columns, table.rows)  # type: ignore[attr-defined]
+    return [row[columns.index(name)] for row in rows]
+
+
+def test_report_numbers_match_the_hand_computed_fixture(store: Store, searcher: Searcher) -> None:
+    fill(store)
+    report = build_report(store, searcher, period_of(None, None, None), today=date(2026, 11, 23))
+    assert report["summary"] == {
+        "searches": 6, "success_rate": round(2 / 6, 4), "no_good_match_rate": 0.5,
+        "helpful_rate": round(2 / 3, 4), "median_latency_ms": 10.0, "feedback": 3, "events": 2}
+    tables = report["tables"]
+    assert tables["per_day"].rows == [[TODAY.isoformat(), 6, 3, 0.5]]
+    assert tables["top_queries"].rows[0] == ["refund money", 2, 0.0]
+    assert column(tables["articles_by_helpfulness"], "article_id") == ["refunds-pl", "refunds"]
+    assert column(tables["articles_by_helpfulness"], "helpful_rate") == [1.0, 0.5]
+    uses = dict(zip(column(tables["articles_by_use"], "article_id"),
+                    column(tables["articles_by_use"], "uses"), strict=True))
+    assert uses == {"refunds": 1, "refunds-pl": 1}
+    assert set(column(tables["never_used"], "article_id")) == {
+        "wifi", "escalation", "unsafe", "refunds-ru", "password-fa"}
+    assert column(tables["stale_articles"], "article_id") == ["wifi"]
+    gaps = tables["content_gaps"]
+    assert sorted(column(gaps, "searches"), reverse=True) == [2, 1, 1]
+    bitcoin = next(row for row in gaps.rows if "bitcoin" in row[2])
+    assert "crypto" in bitcoin[2]
+
+
+def test_the_language_filter_limits_every_number(store: Store, searcher: Searcher) -> None:
+    fill(store)
+    report = build_report(store, searcher, period_of(None, None, "pl"))
+    assert report["summary"]["searches"] == 1
+    assert report["summary"]["helpful_rate"] == 1.0
+    assert report["tables"]["content_gaps"].rows == []
+
+
+def test_gap_topics_keep_paraphrases_together_and_topics_apart(searcher: Searcher) -> None:
+    queries = Counter({
+        "can I pay with bitcoin": 3, "do you accept crypto payments": 2,
+        "bitcoin payment option": 1, "do you have a showroom in Berlin": 2,
+        "where is your store in berlin": 1, "does it work with alexa": 1,
+        "alexa integration": 1})
+    topics = [set(t.queries) for t in group_queries(queries, searcher)]
+    assert {"can I pay with bitcoin", "do you accept crypto payments",
+            "bitcoin payment option"} in topics
+    assert {"do you have a showroom in Berlin", "where is your store in berlin"} in topics
+    assert {"does it work with alexa", "alexa integration"} in topics
+    assert len(topics) == 3
+
+
+def test_analytics_over_http_with_csv_export(live_server: LiveServer) -> None:
+    with live_server.client() as http:
+        http.get("/v1/search", params={"q": "xqzv blorp frobnicate"})
+        report = http.get("/v1/admin/analytics").json()
+        assert report["summary"]["searches"] >= 1
+        assert {"content_gaps", "stale_articles", "per_day"} <= set(report["tables"])
+        assert any("xqzv" in row[0] for row in report["tables"]["content_gaps"]["rows"])
+        exported = http.get("/v1/admin/analytics", params={"format": "csv", "table": "top_queries"})
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert exported.text.splitlines()[0] == "query,searches,no_good_match_rate"
+        assert_problem(http.get("/v1/admin/analytics", params={"format": "csv"}), 422,
+                       "content_gaps")
+        assert_problem(http.get("/v1/admin/analytics", params={"from": "2026-05-01",
+                                                                "to": "2026-04-01"}), 422)
+
+
+def test_analytics_needs_an_admin_key(secured_server) -> None:
+    response = httpx.get(f"{secured_server.url}/v1/admin/analytics",
+                         headers={"X-API-Key": secured_server.keys.search})
+    assert_problem(response, 403)
+
+
+def test_report_cli_prints_the_tables(deployment: Deployment, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["report"], env={
+        "DESKMATE_DATA_DIR": str(deployment.data_dir), "DESKMATE_KB_DIR": str(deployment.kb_dir)})
+    assert result.exit_code == 0, result.output
+    assert "Content gaps" in result.output and "Stale articles" in result.output
+    assert "wifi" in result.output  # stale since 2020
+    as_csv = CliRunner().invoke(main, ["report", "--csv", "stale_articles"], env={
+        "DESKMATE_DATA_DIR": str(deployment.data_dir), "DESKMATE_KB_DIR": str(deployment.kb_dir)})
+    assert as_csv.stdout.splitlines()[0].startswith("article_id,title,owner")
+
+
+@pytest.mark.parametrize("boost", [0.0, 0.05, 0.1])
+def test_helpful_votes_shift_scores_by_at_most_the_boost(searcher: Searcher, boost: float) -> None:
+    import dataclasses
+
+    tuned = Searcher(searcher.snapshot, searcher.encoder,
+                     dataclasses.replace(searcher.config, feedback_boost=boost))
+    plain = tuned.search("refund", k=4).hits
+    priors = {plain[0].article.id: 0.0, plain[1].article.id: 1.0}
+    shift = {plain[0].article.id: -boost, plain[1].article.id: boost}
+    expected = sorted(plain, key=lambda h: (-(h.score + shift.get(h.article.id, 0.0))))
+    boosted = tuned.search("refund", k=4, priors=priors).hits
+    assert [h.article.id for h in boosted] == [h.article.id for h in expected]
+    for hit in boosted:
+        original = next(h.score for h in plain if h.article.id == hit.article.id)
+        assert hit.score == pytest.approx(min(1.0, max(0.0, original + shift.get(hit.article.id, 0))),
+                                          abs=1e-3)
