@@ -32,6 +32,7 @@ def _default_map(settings: Settings) -> dict[str, Any]:
     build = {
         "kb_dir": settings.kb_dir, "index_dir": settings.index_path,
         "cache_path": settings.cache_path, "model": settings.model, "device": settings.device,
+        "backend": settings.backend, "model_cache": settings.data_dir / "models",
         "threads": settings.build_threads, "passage_prompt": settings.passage_prompt,
         "query_prompt": settings.query_prompt, "default_lang": settings.default_lang,
         "max_article_bytes": settings.max_article_bytes, "chunk_tokens": settings.chunk_tokens,

@@ -248,3 +248,23 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def sample_searcher(kb: Path) -> object:
+    """The real Searcher over a fresh snapshot of ``kb``, built with the configured model
+    (vectors come from the embedding cache after the first run)."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from app.main import search_config
+    from app.search import Searcher
+    from app.settings import Settings
+    from indexer.build import BuildOptions, build_snapshot
+    from indexer.embed import load_encoder
+    from indexer.snapshot import load_snapshot
+
+    settings = Settings()
+    encoder = load_encoder(settings.model_spec(serving=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        build_snapshot(kb, Path(tmp), encoder, settings.cache_path, BuildOptions())
+        return Searcher(load_snapshot(Path(tmp)), encoder, search_config(settings))

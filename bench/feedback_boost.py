@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,15 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import sample_searcher  # noqa: E402
 from quality import K, load_queries, reciprocal_rank  # noqa: E402
 
 from app.main import search_config  # noqa: E402
 from app.routes.search import priors  # noqa: E402
 from app.search import Searcher  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from indexer.build import BuildOptions, build_snapshot  # noqa: E402
-from indexer.embed import load_encoder  # noqa: E402
-from indexer.snapshot import load_snapshot  # noqa: E402
 
 AGENTS = 3
 
@@ -56,13 +53,10 @@ def mrr(searcher: Searcher, queries: list[dict], article_priors: dict[str, float
 
 def main() -> None:
     settings = Settings()
-    encoder = load_encoder(settings.model_spec(serving=True))
     answerable = [q for q in load_queries(ROOT / "bench" / "dev_queries.jsonl") if q["expected"]]
     train, test = answerable[::2], answerable[1::2]
-    with tempfile.TemporaryDirectory() as tmp:
-        build_snapshot(ROOT / "kb", Path(tmp), encoder, settings.cache_path, BuildOptions())
-        snapshot = load_snapshot(Path(tmp))
-    base = Searcher(snapshot, encoder, search_config(settings))
+    base: Searcher = sample_searcher(ROOT / "kb")  # type: ignore[assignment]
+    snapshot, encoder = base.snapshot, base.encoder
     article_priors = priors(votes_from(base, train))
     print(f"{len(train)} voted queries → priors for {len(article_priors)} articles; "
           f"{len(test)} held-out queries")

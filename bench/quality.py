@@ -15,7 +15,6 @@ import dataclasses
 import json
 import platform
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,14 +23,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.main import search_config  # noqa: E402
+from common import sample_searcher  # noqa: E402
+
 from app.search import Mode, Searcher  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from indexer.analyze import Analyzer  # noqa: E402
-from indexer.build import BuildOptions, build_snapshot  # noqa: E402
-from indexer.embed import load_encoder  # noqa: E402
 from indexer.lexical import LexicalIndex  # noqa: E402
-from indexer.snapshot import load_snapshot  # noqa: E402
 
 K = 10
 
@@ -139,11 +136,9 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings()
-    encoder = load_encoder(settings.model_spec(serving=True))
     queries = load_queries(args.queries)
-    with tempfile.TemporaryDirectory() as tmp:
-        build_snapshot(args.kb, Path(tmp), encoder, settings.cache_path, BuildOptions())
-        searcher = Searcher(load_snapshot(Path(tmp)), encoder, search_config(settings))
+    searcher: Searcher = sample_searcher(args.kb)  # type: ignore[assignment]
+    encoder = searcher.encoder
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     print(f"model: {encoder.model_id}; languages {', '.join(encoder.languages)}; "
           f"rrf_k {settings.rrf_k}; weights dense {settings.dense_weight} / lexical "

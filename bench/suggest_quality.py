@@ -24,7 +24,6 @@ import json
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,14 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.main import search_config  # noqa: E402
+from common import sample_searcher  # noqa: E402
+
 from app.search import Searcher  # noqa: E402
-from app.settings import Settings  # noqa: E402
 from app.suggest import SuggestConfig, Ticket, suggest  # noqa: E402
 from app.ticket import clean_ticket  # noqa: E402
-from indexer.build import BuildOptions, build_snapshot  # noqa: E402
-from indexer.embed import load_encoder  # noqa: E402
-from indexer.snapshot import load_snapshot  # noqa: E402
 
 K = 10
 API_MAX_QUERY = 1000
@@ -133,12 +129,9 @@ def main() -> None:
     parser.add_argument("--tickets", type=Path, default=ROOT / "bench" / "dev_tickets.jsonl")
     args = parser.parse_args()
 
-    settings = Settings()
-    encoder = load_encoder(settings.model_spec(serving=True))
     tickets = load_tickets(args.tickets)
-    with tempfile.TemporaryDirectory() as tmp:
-        build_snapshot(args.kb, Path(tmp), encoder, settings.cache_path, BuildOptions())
-        searcher = Searcher(load_snapshot(Path(tmp)), encoder, search_config(settings))
+    searcher: Searcher = sample_searcher(args.kb)  # type: ignore[assignment]
+    encoder = searcher.encoder
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     print(f"model: {encoder.model_id}; {len(searcher.snapshot.articles)} articles, "
           f"{len(searcher.snapshot.chunks)} chunks; tickets: {len(tickets)}; k = {K}\n")

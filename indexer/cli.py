@@ -20,7 +20,7 @@ from indexer.build import (
     article_files,
     build_snapshot,
 )
-from indexer.embed import Encoder, ModelSpec, load_encoder
+from indexer.embed import BACKENDS, TORCH, Encoder, ModelSpec, load_encoder
 from indexer.errors import DeskmateError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +39,10 @@ _BUILD_OPTIONS = [
                  required=True, help="Embedding cache file (SQLite)."),
     click.option("--model", required=True, help="'default', a local model directory or cached name."),
     click.option("--device", default="cpu", show_default=True, help="Torch device for encoding."),
+    click.option("--backend", type=click.Choice(BACKENDS), default=TORCH, show_default=True,
+                 help="Encoder on the CPU (a non-CPU device always uses torch)."),
+    click.option("--model-cache", type=_DIR, default=None,
+                 help="Where ONNX exports are kept (default: a temporary directory)."),
     click.option("--threads", type=int, default=0, show_default=True,
                  help="Encoder threads (0: library default)."),
     click.option("--passage-prompt", default="", help="Text put before every chunk."),
@@ -70,7 +74,9 @@ class Builder:
         self.cache_path: Path = params["cache_path"]
         self.progress: bool = params["progress"]
         self.spec = ModelSpec(params["model"], params["device"], params["threads"],
-                              params["query_prompt"], params["passage_prompt"])
+                              params["query_prompt"], params["passage_prompt"],
+                              backend=params["backend"], model_cache=params["model_cache"],
+                              query_cache=0)
         self.options = BuildOptions(params["default_lang"], params["max_article_bytes"],
                                     params["chunk_tokens"], params["overlap_tokens"],
                                     params["batch_size"], params["keep"])
