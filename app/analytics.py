@@ -238,15 +238,12 @@ def _never_used(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
 def _stale(articles: dict[str, Any], today: date) -> Table:
     table = Table(["article_id", "title", "owner", "verified", "review_every_days",
                    "overdue_days"])
-    overdue = []
-    for article in articles.values():
-        if article.is_stale(today):
-            checked = article.verified or article.updated
-            due = (today - checked).days - article.review_every_days
-            overdue.append((due, article))
-    for due, article in sorted(overdue, key=lambda item: -item[0]):
+    overdue = [(article.overdue_days(today), article) for article in articles.values()
+               if article.is_stale(today)]
+    for due, article in sorted(overdue, key=lambda item: -(item[0] or 0)):
         checked = article.verified or article.updated
-        table.rows.append([article.id, article.title, article.owner, checked.isoformat(),
+        table.rows.append([article.id, article.title, article.owner,
+                           checked.isoformat() if checked else None,
                            article.review_every_days, due])
     return table
 

@@ -16,15 +16,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import sample_searcher  # noqa: E402
-from quality import K, load_queries, reciprocal_rank  # noqa: E402
 
 from app.main import search_config  # noqa: E402
 from app.routes.search import priors  # noqa: E402
 from app.search import Searcher  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.common import sample_searcher  # noqa: E402
+from bench.quality import K, load_queries, reciprocal_rank  # noqa: E402
 
 AGENTS = 3
 

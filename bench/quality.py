@@ -22,12 +22,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))  # for `common`, also when imported as bench.quality
-
-from common import sample_searcher  # noqa: E402
 
 from app.search import Mode, Searcher  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.common import sample_searcher  # noqa: E402
 from indexer.analyze import Analyzer  # noqa: E402
 from indexer.lexical import LexicalIndex  # noqa: E402
 

@@ -31,13 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))  # for `common`, also when imported as a module
-
-from common import sample_searcher  # noqa: E402
 
 from app.search import Searcher  # noqa: E402
 from app.suggest import SuggestConfig, Ticket, suggest  # noqa: E402
 from app.ticket import clean_ticket  # noqa: E402
+from bench.common import sample_searcher  # noqa: E402
 
 K = 10
 API_MAX_QUERY = 1000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
 HEADING_SEPARATOR = " › "
@@ -66,12 +66,18 @@ class Article:
     sections: tuple[Section, ...]
     """Sections in document order."""
 
-    def is_stale(self, today: date) -> bool:
-        """Whether the review interval has passed since ``verified`` (or ``updated``)."""
+    def overdue_days(self, today: date) -> int | None:
+        """Days past the review date (``verified`` or ``updated`` + the interval), negative
+        while still fresh; None when the article has no review interval or date."""
         checked = self.verified or self.updated
         if self.review_every_days is None or checked is None:
-            return False
-        return checked + timedelta(days=self.review_every_days) < today
+            return None
+        return (today - checked).days - self.review_every_days
+
+    def is_stale(self, today: date) -> bool:
+        """Whether the review interval has passed since ``verified`` (or ``updated``)."""
+        overdue = self.overdue_days(today)
+        return overdue is not None and overdue > 0
 
 
 @dataclass(frozen=True, slots=True)
