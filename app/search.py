@@ -212,11 +212,7 @@ class Searcher:
 
     def _lexical_top(self, terms: list[str], mask: npt.NDArray[np.bool_] | None,
                      n: int) -> list[int]:
-        scores = self.snapshot.lexical.scores(terms, mask)
-        positive = np.flatnonzero(scores > 0)
-        if len(positive) > n:
-            positive = positive[np.argpartition(-scores[positive], n - 1)[:n]]
-        ranked: list[int] = positive[np.argsort(-scores[positive], kind="stable")].tolist()
+        ranked: list[int] = self.snapshot.lexical.top(terms, n, mask).tolist()
         return ranked
 
     def _article_order(self, chunk_ids: Sequence[int]) -> list[int]:
@@ -274,7 +270,7 @@ class Searcher:
         for word in query.words:
             weight = max((lexical.idf(t) for t in word.terms), default=0.0) or lexical.max_idf
             total += weight
-            if any(np.isin(lexical.postings(t), chunks).any() for t in word.terms):
+            if any(lexical.contains(t, chunks) for t in word.terms):
                 found += weight
         return found / total if total else 0.0
 

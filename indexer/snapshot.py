@@ -28,7 +28,8 @@ from indexer.records import Article, Audience, Chunk, Section
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Bumped when the files change: 2 added the BM25 lists in impact order."""
 POINTER = "CURRENT"
 SNAPSHOTS = "snapshots"
 STAGING_PREFIX = ".staging-"

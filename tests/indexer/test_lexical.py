@@ -39,10 +39,12 @@ def test_typos_are_corrected_to_indexed_terms(index: LexicalIndex) -> None:
     assert index.corrections("pswd") == []  # too short to correct safely
 
 
-def test_idf_and_postings(index: LexicalIndex) -> None:
+def test_idf_and_containment(index: LexicalIndex) -> None:
     assert index.idf("password") > 0
     assert index.idf("unknown") == 0
-    assert index.postings("password").tolist() == [1]
+    assert index.contains("password", np.array([0, 1]))
+    assert not index.contains("password", np.array([0, 2, 3]))
+    assert not index.contains("unknown", np.array([0, 1]))
 
 
 def test_scores_follow_lucene_bm25(index: LexicalIndex) -> None:
@@ -58,3 +60,57 @@ def test_save_and_load_round_trip(index: LexicalIndex, tmp_path) -> None:
     terms = analyzer.terms("password refund zwrot", "en")
     assert loaded.scores(terms, None).tolist() == index.scores(terms, None).tolist()
     assert loaded.vocab_by_lang == index.vocab_by_lang
+
+
+@pytest.fixture(scope="module")
+def zipf_index() -> LexicalIndex:
+    """20k chunks of 10–60 Zipf-distributed terms: long lists of common terms, like real text."""
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(10, 61, 20_000)
+    ids = np.minimum(rng.zipf(1.3, int(lengths.sum())) - 1, 4999).astype(np.int32)
+    documents = np.split(ids, np.cumsum(lengths)[:-1])
+    return LexicalIndex.from_term_ids(documents, [f"t{i}" for i in range(5000)], ["en"] * 20_000)
+
+
+def _ranked_by_every_score(index: LexicalIndex, terms: list[str], n: int,
+                           mask: np.ndarray | None) -> np.ndarray:
+    scores = index.scores(terms, mask)
+    matching = np.flatnonzero(scores > 0)
+    return matching[np.lexsort((matching, -scores[matching]))][:n]
+
+
+def test_top_equals_ranking_every_chunk(zipf_index: LexicalIndex) -> None:
+    rng = np.random.default_rng(3)
+    for case in range(60):
+        terms = [f"t{int(t)}" for t in np.minimum(rng.zipf(1.3, rng.integers(1, 6)) - 1, 4999)]
+        mask = rng.random(zipf_index.size) < 0.2 if case % 3 == 0 else None
+        n = (1, 10, 100)[case % 3]
+        got = zipf_index.top(terms, n, mask)
+        want = _ranked_by_every_score(zipf_index, terms, n, mask)
+        scores = zipf_index.scores(terms, mask)
+        assert len(got) == len(want), terms
+        assert np.allclose(scores[got], scores[want], rtol=1e-6), terms
+        assert mask is None or mask[got].all()
+
+
+def test_top_reads_only_the_heads_of_long_lists(zipf_index: LexicalIndex, monkeypatch) -> None:
+    # A rare and a common term: the threshold algorithm settles the top 100 from the
+    # first postings of each list, without scoring every chunk.
+    def every_chunk(*_: object) -> None:
+        raise AssertionError("scored every chunk")
+
+    want = _ranked_by_every_score(zipf_index, ["t40", "t2"], 100, None)
+    monkeypatch.setattr(zipf_index, "scores", every_chunk)
+    assert zipf_index.top(["t40", "t2"], 100).tolist() == want.tolist()
+
+
+def test_top_of_unknown_or_masked_out_terms_is_empty(zipf_index: LexicalIndex) -> None:
+    assert zipf_index.top(["nowhere"], 10).tolist() == []
+    assert zipf_index.top(["t1"], 10, np.zeros(zipf_index.size, dtype=bool)).tolist() == []
+
+
+def test_impact_order_survives_save_and_load(zipf_index: LexicalIndex, tmp_path) -> None:
+    zipf_index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    for terms in (["t3", "t17"], ["t0"], ["t250", "t1", "t9"]):
+        assert loaded.top(terms, 50).tolist() == zipf_index.top(terms, 50).tolist()
