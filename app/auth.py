@@ -102,42 +102,63 @@ class Authenticator:
         self._lock = threading.Lock()
 
     def authenticate(self, presented: str | None) -> Principal:
+        """The caller behind ``presented``; may read the store (call it off the event loop).
+
+        Raises:
+            Unauthorized: the key is unknown or revoked, or a key is required.
+        """
+        principal = self.authenticate_cached(presented)
+        if principal is not None:
+            return principal
         if presented:
-            key = self._verify(presented)
-            if key is None:
-                raise Unauthorized("the API key is unknown or revoked; ask an admin for a new one")
-            return Principal(key.id, key.name, key.scopes, key.internal)
-        anonymous = self._anonymous()
-        if anonymous is None:
-            raise Unauthorized("this Deskmate requires an API key: send it as "
-                               "'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
-        return anonymous
+            return self._principal(self._refresh_key(presented))
+        self._refresh_active_keys()
+        return self._anonymous(self._active[1])
 
-    def _anonymous(self) -> Principal | None:
-        if self._allow is not False and self._loopback and self._active_keys() == 0:
-            return LOCAL_ANONYMOUS
-        return PUBLIC_ANONYMOUS if self._allow else None
+    def authenticate_cached(self, presented: str | None) -> Principal | None:
+        """Like :meth:`authenticate` from what is cached only (safe on the event loop);
+        None when the store has to be read first.
 
-    def _active_keys(self) -> int:
+        Raises:
+            Unauthorized: as :meth:`authenticate`, when the cache already knows.
+        """
+        now = time.monotonic()
+        if presented:
+            with self._lock:
+                hit = self._keys.get(presented)
+            if hit is None or now - hit[0] > self._cache_seconds:
+                return None
+            return self._principal(hit[1])
         checked, count = self._active
-        if time.monotonic() - checked > self._cache_seconds:
-            count = self._store.active_key_count()
-            self._active = (time.monotonic(), count)
-        return count
+        if now - checked > self._cache_seconds:
+            return None
+        return self._anonymous(count)
 
-    def _verify(self, presented: str) -> ApiKey | None:
+    @staticmethod
+    def _principal(key: ApiKey | None) -> Principal:
+        if key is None:
+            raise Unauthorized("the API key is unknown or revoked; ask an admin for a new one")
+        return Principal(key.id, key.name, key.scopes, key.internal)
+
+    def _anonymous(self, active_keys: int) -> Principal:
+        if self._allow is not False and self._loopback and active_keys == 0:
+            return LOCAL_ANONYMOUS
+        if self._allow:
+            return PUBLIC_ANONYMOUS
+        raise Unauthorized("this Deskmate requires an API key: send it as "
+                           "'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+
+    def _refresh_active_keys(self) -> None:
+        self._active = (time.monotonic(), self._store.active_key_count())
+
+    def _refresh_key(self, presented: str) -> ApiKey | None:
         # Cached briefly so a search costs no database round trip; a revocation
         # takes effect within cache_seconds.
-        now = time.monotonic()
-        with self._lock:
-            hit = self._keys.get(presented)
-        if hit is not None and now - hit[0] <= self._cache_seconds:
-            return hit[1]
         key = self._store.verify_key(key=presented)
         with self._lock:
             if len(self._keys) > 10_000:
                 self._keys.clear()
-            self._keys[presented] = (now, key)
+            self._keys[presented] = (time.monotonic(), key)
         return key
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from indexer.analyze import Analyzer
 
 
+@functools.lru_cache(maxsize=4096)
 def script_of(char: str) -> str | None:
     """Unicode script family of a letter ("LATIN", "CYRILLIC", "ARABIC"…), None otherwise."""
     if not char.isalpha():
@@ -48,12 +50,14 @@ class LanguageGuesser:
     def guess(self, query: str) -> str:
         if not self._vocab:
             return self._default
-        letters = [s for s in map(script_of, query) if s]
+        letters = Counter(s for s in map(script_of, query) if s)
+        written = self._analyzer.written_words(query)
         scores: dict[str, float] = {}
         for lang, vocab in self._vocab.items():
-            words = self._analyzer.words(query, (lang,))
-            found = sum(1 for w in words if vocab.intersection(w.terms))
-            share = sum(1 for s in letters if s == self._scripts[lang]) / max(1, len(letters))
+            found = sum(1 for word in written
+                        if not vocab.isdisjoint(self._analyzer.word_terms(word, (lang,))))
+            script = self._scripts[lang]
+            share = (letters[script] if script else 0) / max(1, letters.total())
             scores[lang] = found + 0.5 * share
         best = max(scores.values())
         tied = sorted(lang for lang, score in scores.items() if score == best)

@@ -7,11 +7,22 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from starlette.responses import Response
 
 from indexer.records import Audience
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
+
+def json_response(model: BaseModel) -> Response:
+    """``model`` as JSON, serialized by pydantic in one step.
+
+    For the hot routes: FastAPI validates a returned model against ``response_model``
+    again, and for a plain ``def`` route does that in another thread-pool hop (~0.2 ms
+    a search). The route keeps ``response_model`` for the OpenAPI schema.
+    """
+    return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
+
 
 def comma_list(value: object) -> object:
     """Accept ``"a,b"`` and ``["a", "b"]`` alike for list fields."""

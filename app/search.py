@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -98,10 +99,12 @@ class Searcher:
         self.analyzer = analyzer or Analyzer()
         self._articles: list[Article] = list(snapshot.articles.values())
         position = {a.id: i for i, a in enumerate(self._articles)}
-        self._chunk_article = np.array([position[c.article_id] for c in snapshot.chunks],
-                                       dtype=np.int32)
+        # Chunk position → article position, as an array (to index masks) and a list (one
+        # lookup at a time, where a numpy scalar costs ten times as much).
+        self._article_of = [position[c.article_id] for c in snapshot.chunks]
+        self._chunk_article = np.array(self._article_of, dtype=np.int32)
         self._chunks_of: dict[int, list[int]] = {}
-        for chunk_index, article_index in enumerate(self._chunk_article.tolist()):
+        for chunk_index, article_index in enumerate(self._article_of):
             self._chunks_of.setdefault(article_index, []).append(chunk_index)
         self._facets = _facet_index(self._articles)
         self._languages = tuple(sorted(snapshot.lexical.vocab_by_lang))
@@ -125,9 +128,14 @@ class Searcher:
         ``feedback_boost`` is above 0: at most ± boost on the 0–1 score scale.
         """
         started = time.perf_counter()
-        parsed = self._parse(query)
+        lang = self._guesser.guess(query)
         mask = self._mask(filters)
-        rankings, similarity = self._rank(parsed, mask, mode)
+        dense_weight = self._dense_weight(lang, mode)
+        # The model embeds the query in its own thread while this one parses and runs BM25.
+        vector = (self.encoder.embed_query_soon(query)
+                  if dense_weight > 0 and (mask is None or mask.any()) else None)
+        parsed = self._parse(query, lang)
+        rankings, similarity = self._rank(parsed, mask, mode, vector, dense_weight)
         articles = reciprocal_rank_fusion(
             [Ranking(self._article_order(r.ids), r.weight) for r in rankings], self.config.rrf_k)
         scale = best_possible(rankings, self.config.rrf_k) or 1.0
@@ -154,10 +162,7 @@ class Searcher:
             if prior is not None:
                 articles[index] += self.config.feedback_boost * scale * (2 * prior - 1)
 
-    def _parse(self, query: str) -> _Query:
-        # The language filter limits the articles, not the query: an agent may type
-        # English while looking for the Russian version.
-        lang = self._guesser.guess(query)
+    def _parse(self, query: str, lang: str) -> _Query:
         words = [self._corrected(w) for w in self.analyzer.words(query, self._languages)]
         parsed = _Query(query, lang, words)
         parsed.terms = [t for w in words for t in w.terms]
@@ -183,23 +188,23 @@ class Searcher:
             allowed = field_mask if allowed is None else allowed & field_mask
         return None if allowed is None else allowed[self._chunk_article]
 
-    def _rank(self, query: _Query, mask: npt.NDArray[np.bool_] | None,
-              mode: Mode) -> tuple[list[Ranking], dict[int, float]]:
+    def _rank(self, query: _Query, mask: npt.NDArray[np.bool_] | None, mode: Mode,
+              vector: Future[npt.NDArray[np.float32]] | None,
+              dense_weight: float) -> tuple[list[Ranking], dict[int, float]]:
         n = self.config.candidates
         rankings: list[Ranking] = []
-        similarity: dict[int, float] = {}
-        dense_weight = self._dense_weight(query.lang, mode)
-        if dense_weight > 0 and (mask is None or mask.any()):
-            vector = self.encoder.embed_queries([query.text])[0]
-            scores, ids = self.snapshot.dense.search(vector, n, mask)
-            similarity = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-            rankings.append(Ranking(ids.tolist(), dense_weight))
         if mode is not Mode.DENSE:
             weight = 1.0 if mode is Mode.LEXICAL else self.config.lexical_weight
             rankings.append(Ranking(self._lexical_top(query.terms, mask, n), weight))
-        return rankings, similarity
+        if vector is None:
+            return rankings, {}
+        scores, ids = self.snapshot.dense.search(vector.result(), n, mask)
+        rankings.insert(0, Ranking(ids.tolist(), dense_weight))
+        return rankings, dict(zip(ids.tolist(), scores.tolist(), strict=True))
 
     def _dense_weight(self, lang: str, mode: Mode) -> float:
+        # By the query's language, not the language filter: an agent may type English
+        # while looking for the Russian version.
         if mode is Mode.LEXICAL:
             return 0.0
         if mode is Mode.DENSE:
@@ -217,14 +222,13 @@ class Searcher:
 
     def _article_order(self, chunk_ids: Sequence[int]) -> list[int]:
         """Articles in the order their best chunk appears in a chunk ranking."""
-        order: list[int] = self._chunk_article[chunk_ids].tolist()
-        return list(dict.fromkeys(order))
+        return list(dict.fromkeys(self._article_of[c] for c in chunk_ids))
 
     def _best_chunks(self, chunk_scores: dict[int, float], articles: list[int]) -> list[int]:
         """For each article, its chunk with the highest fused score."""
         best: dict[int, int] = {}
         for chunk_index, score in chunk_scores.items():
-            article_index = int(self._chunk_article[chunk_index])
+            article_index = self._article_of[chunk_index]
             current = best.get(article_index)
             if current is None or (score, -chunk_index) > (chunk_scores[current], -current):
                 best[article_index] = chunk_index
@@ -238,22 +242,22 @@ class Searcher:
 
     def _hit(self, chunk_index: int, score: float, matched: frozenset[str], today: date) -> Hit:
         chunk = self.snapshot.chunks[chunk_index]
-        article = self._articles[int(self._chunk_article[chunk_index])]
-        text = collapse_space(chunk.text)
-        words = self._chunk_words(chunk_index)
+        article = self._articles[self._article_of[chunk_index]]
+        text, words = self._chunk_words(chunk_index)
         snippet = make_snippet(text, words, matched, self.config.snippet_chars)
         return Hit(article, chunk, round(min(max(score, 0.0), 1.0), 4), snippet.text,
                    snippet.highlights,
                    article.is_stale(today))
 
-    def _analyze_chunk(self, chunk_index: int) -> list[Word]:
-        article = self._articles[int(self._chunk_article[chunk_index])]
-        return self.analyzer.words(collapse_space(self.snapshot.chunks[chunk_index].text),
-                                   (article.lang,))
+    def _analyze_chunk(self, chunk_index: int) -> tuple[str, list[Word]]:
+        """A chunk's text as snippets show it, and its words."""
+        article = self._articles[self._article_of[chunk_index]]
+        text = collapse_space(self.snapshot.chunks[chunk_index].text)
+        return text, self.analyzer.words(text, (article.lang,))
 
     def _evidence(self, query: _Query, best_chunks: list[int],
                   similarity: dict[int, float]) -> Evidence:
-        article_index = int(self._chunk_article[best_chunks[0]])
+        article_index = self._article_of[best_chunks[0]]
         chunks = self._chunks_of[article_index]
         sims = [similarity[c] for c in chunks if c in similarity]
         dense = max(sims) if sims else (min(similarity.values()) if similarity else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ def make_snippet(text: str, words: Sequence[Word], matched: frozenset[str], size
     of its terms is in ``matched``. The window starts and ends at word boundaries;
     an ellipsis marks a cut. Highlight offsets point into the returned text.
     """
-    hits = [(w.start, w.end) for w in words if matched.intersection(w.terms)]
+    hits = [(w.start, w.end) for w in words if not matched.isdisjoint(w.terms)]
     start = _best_start(hits, words, size)
     end = _window_end(text, words, start, size)
     prefix = ELLIPSIS if start > 0 else ""
@@ -58,20 +59,22 @@ def make_snippet(text: str, words: Sequence[Word], matched: frozenset[str], size
 def _best_start(hits: list[tuple[int, int]], words: Sequence[Word], size: int) -> int:
     if not hits:
         return 0
-    best_count, best_first = 0, hits[0][0]
-    for first, _ in hits:
-        count = sum(1 for s, e in hits if s >= first and e <= first + size)
-        if count > best_count:
-            best_count, best_first = count, first
+    # Words never overlap and come in order, so one pass with a second index finds the
+    # window holding the most matches.
+    best_count, best_first, inside = 0, hits[0][0], 0
+    for index, (first, _) in enumerate(hits):
+        while inside < len(hits) and hits[inside][1] <= first + size:
+            inside += 1
+        if inside - index > best_count:
+            best_count, best_first = inside - index, first
     # Give the first match some words of context before it.
-    context = size // 5
-    earlier = [w.start for w in words if best_first - context <= w.start <= best_first]
-    return earlier[0] if earlier else best_first
+    earliest = bisect.bisect_left(words, best_first - size // 5, key=lambda w: w.start)
+    return words[earliest].start
 
 
 def _window_end(text: str, words: Sequence[Word], start: int, size: int) -> int:
     limit = start + size
     if limit >= len(text):
         return len(text)
-    ends = [w.end for w in words if start < w.end <= limit]
-    return ends[-1] if ends else min(limit, len(text))
+    last = bisect.bisect_right(words, limit, key=lambda w: w.end) - 1
+    return words[last].end if last >= 0 and words[last].end > start else min(limit, len(text))

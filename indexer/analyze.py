@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -60,6 +61,7 @@ class Word:
     terms: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize(token: str) -> str:
     """Case-fold and fold spelling variants that users type interchangeably."""
     text = unicodedata.normalize("NFKC", token).casefold().translate(_ARABIC_SCRIPT_MAP)
@@ -105,9 +107,13 @@ class Analyzer:
     ``unstemmed`` lists languages to leave unstemmed (for measuring what stemming adds).
     """
 
-    def __init__(self, unstemmed: frozenset[str] = frozenset()) -> None:
+    def __init__(self, unstemmed: frozenset[str] = frozenset(), *,
+                 cache_size: int = 65_536) -> None:
         self._local = threading.local()
         self._unstemmed = unstemmed
+        # Words repeat (in queries, and across a KB's chunks): normalizing and stemming a
+        # word costs ~15 µs, a cache hit under 1 µs.
+        self._cached_terms = functools.lru_cache(maxsize=cache_size)(self._word_terms)
 
     def _stem(self, lang: str, word: str) -> str:
         algorithm = None if lang in self._unstemmed else stemmer_language(lang)
@@ -126,6 +132,9 @@ class Analyzer:
         Latin diacritics are folded before stemming, so "pieniędzy" and "pieniedzy"
         (typed without Polish letters) get the same stem.
         """
+        return self._cached_terms(raw, tuple(langs))
+
+    def _word_terms(self, raw: str, langs: tuple[str, ...]) -> tuple[str, ...]:
         word = fold_latin(normalize(raw))
         variants = [word]
         if _JOINERS.search(word):
@@ -137,9 +146,14 @@ class Analyzer:
         """Every word of ``text`` with its character offsets and terms."""
         langs = tuple(langs)
         return [
-            Word(m.start(), m.end(), self.word_terms(m.group(), langs))
+            Word(m.start(), m.end(), self._cached_terms(m.group(), langs))
             for m in _WORD.finditer(text)
         ]
+
+    @staticmethod
+    def written_words(text: str) -> list[str]:
+        """The words of ``text`` as written (what :meth:`word_terms` takes)."""
+        return _WORD.findall(text)
 
     def terms(self, text: str, lang: str) -> list[str]:
         """The index terms of a document in one language, repeats kept."""

@@ -85,22 +85,20 @@ class DenseIndex:
 
         Returns scores and chunk positions, best first, without padding.
         """
-        bits = None
-        params: faiss.SearchParameters
-        if self._ivf is not None:
-            ivf_params = faiss.SearchParametersIVF()
-            ivf_params.nprobe = self._probes(mask)
-            params = ivf_params
-        else:
-            params = faiss.SearchParameters()
-        if mask is not None:
-            bits = _bitmap(mask)  # must outlive the search: FAISS keeps a raw pointer
-            params.sel = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
         n = min(n, self.size)
         if _search_threads:
             faiss.omp_set_num_threads(_search_threads)
-        scores, ids = self._index.search(query.reshape(1, -1), n, params=params)
-        del bits
+        if mask is None:  # the common case: no parameters to build (~10 µs of SWIG calls)
+            scores, ids = self._index.search(query.reshape(1, -1), n)
+        else:
+            bits = _bitmap(mask)  # must outlive the search: FAISS keeps a raw pointer
+            params = faiss.SearchParameters()
+            if self._ivf is not None:
+                params = faiss.SearchParametersIVF()
+                params.nprobe = self._probes(mask)
+            params.sel = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
+            scores, ids = self._index.search(query.reshape(1, -1), n, params=params)
+            del bits
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -114,6 +116,7 @@ class Encoder:
         self.max_tokens = int(model.max_seq_length) - 2  # [CLS] and [SEP]
         self._queries: OrderedDict[str, Vectors] = OrderedDict()
         self._queries_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def covers(self, lang: str) -> bool:
         """Whether the model was trained on ``lang`` (its primary subtag)."""
@@ -147,6 +150,27 @@ class Encoder:
                 while len(self._queries) > size:
                     self._queries.popitem(last=False)
         return np.stack([found[q] for q in queries]) if queries else self._encode([], "", batch_size=1)
+
+    def embed_query_soon(self, query: str) -> Future[Vectors]:
+        """Start embedding one query in a thread of the encoder's own; the future's result
+        is ``embed_queries([query])[0]``.
+
+        The caller goes on with other work meanwhile (the Searcher runs BM25): ONNX
+        Runtime and torch release the GIL while they compute. A cached query costs no hop.
+        """
+        if self.spec.query_cache > 0:
+            with self._queries_lock:
+                cached = self._queries.get(query)
+            if cached is not None:
+                done: Future[Vectors] = Future()
+                done.set_result(cached)
+                return done
+        with self._queries_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                                thread_name_prefix="deskmate-encode")
+            pool = self._pool
+        return pool.submit(lambda: self.embed_queries([query])[0])
 
     def embed_chunks(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
         """Unit vectors for chunk texts (passage prompt applied)."""

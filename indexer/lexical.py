@@ -61,6 +61,7 @@ class LexicalIndex:
         self._vocab = {term: column for column, term in enumerate(vocab)}
         self._data, self._indices, self._indptr = data, indices, indptr
         self._impacts = impacts or _impact_order(data, indices, indptr)
+        self._idfs = _idf(np.diff(indptr).astype(np.float64), size)
         self.size = size
         self.vocab_by_lang = vocab_by_lang
         self._deletes: dict[str, list[str]] | None = None
@@ -145,10 +146,8 @@ class LexicalIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term (0 when unknown), as Lucene BM25 defines it."""
-        span = self._span(term)
-        if span is None:
-            return 0.0
-        return float(_idf(np.float64(span.stop - span.start), self.size))
+        column = self._vocab.get(term)
+        return 0.0 if column is None else float(self._idfs[column])
 
     @property
     def max_idf(self) -> float:
@@ -157,11 +156,16 @@ class LexicalIndex:
 
     def scores(self, terms: list[str], mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk; chunks outside ``mask`` score 0."""
-        scores = np.zeros(self.size, dtype=np.float32)
-        for term in dict.fromkeys(terms):
-            span = self._span(term)
-            if span is not None:
-                scores[self._indices[span]] += self._data[span]
+        columns = np.array(list(dict.fromkeys(c for t in terms if (c := self._vocab.get(t)) is not None)),
+                           dtype=np.int64)
+        starts = self._indptr[columns]
+        lengths = self._indptr[columns + 1] - starts
+        # The positions of every posting of those columns, in one vectorized step.
+        ends = np.cumsum(lengths)
+        positions = np.arange(int(ends[-1]) if len(ends) else 0) + np.repeat(starts - ends + lengths,
+                                                                            lengths)
+        scores = np.bincount(self._indices[positions], self._data[positions],
+                             minlength=self.size).astype(np.float32)
         if mask is not None:
             scores[~mask] = 0
         return scores
@@ -171,7 +175,14 @@ class LexicalIndex:
         span = self._span(term)
         if span is None or not len(documents):
             return False
-        return bool(_lookup(self._indices[span], self._data[span], documents).any())
+        postings = self._indices[span]
+        first, last = int(documents[0]), int(documents[-1])
+        if last - first == len(documents) - 1:  # a run of positions, like an article's chunks
+            start = int(postings.searchsorted(first))
+            return start < len(postings) and int(postings[start]) <= last
+        at = np.searchsorted(postings, documents)
+        inside = at < len(postings)  # ``at`` rises with ``documents``: the rest is a suffix
+        return bool((postings[at[inside]] == documents[inside]).any())
 
     def top(self, terms: Sequence[str], n: int,
             mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:

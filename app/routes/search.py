@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 
 from app.auth import Forbidden, Principal
 from app.deps import SearcherDep, SearchKeyDep, ServiceState, StateDep
-from app.schemas import FacetsOut, ResultOut, SearchIn, SearchOut
+from app.schemas import FacetsOut, ResultOut, SearchIn, SearchOut, json_response
 from app.search import Filters, Searcher, SearchOutcome
 from app.searchlog import LoggedSearch, client_kind
 from indexer.records import Audience
@@ -31,16 +31,16 @@ ClientHeader = Annotated[str | None, Header(alias="X-Deskmate-Client",
 
 @router.get("/v1/search", response_model=SearchOut, responses=PROBLEMS)
 def search_get(principal: SearchKeyDep, params: Annotated[SearchIn, Query()],
-               searcher: SearcherDep, state: StateDep, client: ClientHeader = None) -> SearchOut:
+               searcher: SearcherDep, state: StateDep, client: ClientHeader = None) -> Response:
     """Ranked answers for a query. List filters repeat or take commas: ``lang=en,pl``."""
-    return run_search(searcher, params, principal, state, client)
+    return json_response(run_search(searcher, params, principal, state, client))
 
 
 @router.post("/v1/search", response_model=SearchOut, responses=PROBLEMS)
 def search_post(principal: SearchKeyDep, body: SearchIn, searcher: SearcherDep,
-                state: StateDep, client: ClientHeader = None) -> SearchOut:
+                state: StateDep, client: ClientHeader = None) -> Response:
     """Ranked answers for a query sent as JSON."""
-    return run_search(searcher, body, principal, state, client)
+    return json_response(run_search(searcher, body, principal, state, client))
 
 
 @router.get("/v1/facets", response_model=FacetsOut, responses=PROBLEMS)

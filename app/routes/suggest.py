@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from app.deps import SearcherDep, SearchKeyDep, StateDep
 from app.routes.search import PROBLEMS, ClientHeader, priors, visible_audiences
@@ -17,6 +17,7 @@ from app.schemas import (
     SuggestOut,
     SuggestResultOut,
     WhyOut,
+    json_response,
 )
 from app.searchlog import LoggedSearch, client_kind
 from app.suggest import Access, Suggestion, SuggestOutcome, Ticket, suggest
@@ -30,7 +31,7 @@ SUGGEST_PROBLEMS: dict[int | str, dict[str, Any]] = PROBLEMS | {
 
 @router.post("/v1/suggest", response_model=SuggestOut, responses=SUGGEST_PROBLEMS)
 def suggest_post(principal: SearchKeyDep, body: SuggestIn, searcher: SearcherDep,
-                 state: StateDep, client: ClientHeader = None) -> SuggestOut:
+                 state: StateDep, client: ClientHeader = None) -> Response:
     """Articles that answer a ticket, in the customer's language, without those already sent.
 
     Keys without internal access (``--public``) never receive internal articles or text
@@ -52,7 +53,7 @@ def suggest_post(principal: SearchKeyDep, body: SuggestIn, searcher: SearcherDep
                  "exclude_article_ids": list(body.exclude_article_ids)},
         hits=outcome.hits(), no_good_match=outcome.no_good_match, latency_ms=outcome.took_ms,
         endpoint="suggest", client=client_kind(client), key_id=principal.key_id))
-    return suggest_out(outcome, search_id, votes)
+    return json_response(suggest_out(outcome, search_id, votes))
 
 
 def suggest_out(outcome: SuggestOutcome, search_id: str,

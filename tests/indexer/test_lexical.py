@@ -42,9 +42,12 @@ def test_typos_are_corrected_to_indexed_terms(index: LexicalIndex) -> None:
 def test_idf_and_containment(index: LexicalIndex) -> None:
     assert index.idf("password") > 0
     assert index.idf("unknown") == 0
-    assert index.contains("password", np.array([0, 1]))
+    assert index.contains("password", np.array([0, 1]))  # a run of positions
+    assert index.contains("password", np.array([1, 3]))
+    assert not index.contains("password", np.array([2, 3]))
     assert not index.contains("password", np.array([0, 2, 3]))
     assert not index.contains("unknown", np.array([0, 1]))
+    assert not index.contains("password", np.array([], dtype=np.int64))
 
 
 def test_scores_follow_lucene_bm25(index: LexicalIndex) -> None:

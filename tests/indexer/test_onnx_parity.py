@@ -146,3 +146,17 @@ def test_a_cuda_device_without_a_gpu_is_refused_with_the_fix() -> None:
         pytest.skip("this machine has a GPU: --device cuda is expected to work here")
     with pytest.raises(ModelError, match="sees no CUDA GPU.*--device cpu"):
         load_encoder(ModelSpec(device="cuda", backend="onnx-int8"))
+
+
+def test_a_query_embedded_in_the_background_equals_the_foreground_one(int8: Encoder) -> None:
+    uncached = load_encoder(ModelSpec(threads=1, backend="onnx-int8", model_cache=int8.spec.model_cache,
+                                      query_cache=0))
+    pending = [uncached.embed_query_soon(q) for q in ("refund", "wifi password", "zwrot")]
+
+    vectors = np.stack([p.result(timeout=60) for p in pending])
+
+    one_by_one = [uncached.embed_queries([q])[0] for q in ("refund", "wifi password", "zwrot")]
+    assert np.array_equal(vectors, np.stack(one_by_one))
+    cached = int8.embed_queries(["refund"])[0]
+    assert int8.embed_query_soon("refund").done()  # a cached query needs no thread
+    assert np.array_equal(int8.embed_query_soon("refund").result(), cached)
