@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +20,8 @@ from app.search import Searcher
 from app.searchlog import HelpfulRates, SearchLog
 from app.settings import Settings
 from app.store import Scope, Store
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -32,6 +37,18 @@ class ServiceState:
     metrics: Metrics
     search_log: SearchLog
     helpful_rates: HelpfulRates
+    search_pool: ThreadPoolExecutor
+    """Threads the search routes run the Searcher in (see :func:`in_search_thread`)."""
+
+
+async def in_search_thread(state: ServiceState, work: Callable[[], T]) -> T:
+    """Run CPU-bound search work off the event loop, in the service's search threads.
+
+    The search routes use this rather than being plain ``def`` routes: a plain route runs
+    each of its ``def`` dependencies, the route and the response validation in anyio's
+    thread pool, one hop each; here a search makes one hop, on a bare executor.
+    """
+    return await asyncio.get_running_loop().run_in_executor(state.search_pool, work)
 
 
 # The dependencies are ``async`` because they never block: FastAPI runs a plain ``def``
@@ -83,6 +100,22 @@ async def search_principal(principal: Annotated[Principal, Depends(get_principal
     return principal
 
 
+@dataclass(frozen=True, slots=True)
+class SearchCall:
+    """Who asks and what answers: the dependencies of a search route, resolved as one."""
+
+    principal: Principal
+    searcher: Searcher
+    state: ServiceState
+
+
+async def search_call(request: Request) -> SearchCall:
+    """One dependency instead of three (each costs FastAPI ~30 µs to solve)."""
+    principal = await get_principal(request)
+    require(principal, Scope.SEARCH)
+    return SearchCall(principal, await get_searcher(request), _state(request))
+
+
 async def admin_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     require(principal, Scope.ADMIN)
     return principal
@@ -93,3 +126,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 SearchKeyDep = Annotated[Principal, Depends(search_principal)]
 AdminKeyDep = Annotated[Principal, Depends(admin_principal)]
+SearchCallDep = Annotated[SearchCall, Depends(search_call)]

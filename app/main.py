@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -32,6 +33,8 @@ from indexer.snapshot import load_snapshot
 logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+SEARCH_THREADS = 16
+"""Searches answered at once; more wait for a thread (the GIL limits what more would add)."""
 
 
 def search_config(settings: Settings) -> SearchConfig:
@@ -96,6 +99,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         search_log=SearchLog(store, mask=settings.mask_queries,
                              retention_days=settings.retention_days),
         helpful_rates=HelpfulRates(store),
+        search_pool=ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="deskmate-search"),
     )
 
     @asynccontextmanager
@@ -106,6 +110,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         state.search_log.stop()
         live.stop()
         state.jobs.close()
+        state.search_pool.shutdown(wait=True)
         store.close()
 
     app = FastAPI(title="Deskmate", version=VERSION, lifespan=lifespan,

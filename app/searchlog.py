@@ -68,7 +68,7 @@ class SearchLog:
         self._retention = timedelta(days=retention_days) if retention_days > 0 else None
         self._flush_seconds = flush_seconds
         self._batch = batch
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=100_000)
+        self._queue: queue.Queue[tuple[datetime, LoggedSearch]] = queue.Queue(maxsize=100_000)
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -77,9 +77,22 @@ class SearchLog:
         self._last_purge = datetime.min.replace(tzinfo=UTC)
 
     def record(self, search: LoggedSearch) -> None:
-        """Queue a search for writing; drops it (and logs) if the queue is full."""
-        row = {
-            "id": search.search_id, "created_at": datetime.now(UTC),
+        """Queue a search for writing; drops it (and logs) if the queue is full.
+
+        Only the queueing happens here: the row (masking included) is made by the writer.
+        """
+        with self._lock:
+            self._pending.add(search.search_id)
+        try:
+            self._queue.put_nowait((datetime.now(UTC), search))
+        except queue.Full:
+            with self._lock:
+                self._pending.discard(search.search_id)
+            logger.error("search log queue full; search %s not logged", search.search_id)
+
+    def _row(self, created_at: datetime, search: LoggedSearch) -> dict[str, Any]:
+        return {
+            "id": search.search_id, "created_at": created_at,
             "query": mask_personal_data(search.query) if self._mask else search.query,
             "lang": search.lang, "filters": search.filters,
             "results": [{"article_id": h.article.id, "rank": rank, "score": h.score}
@@ -88,14 +101,6 @@ class SearchLog:
             "no_good_match": search.no_good_match, "latency_ms": round(search.latency_ms, 3),
             "endpoint": search.endpoint, "client": search.client, "key_id": search.key_id,
         }
-        with self._lock:
-            self._pending.add(search.search_id)
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:
-            with self._lock:
-                self._pending.discard(search.search_id)
-            logger.error("search log queue full; search %s not logged", search.search_id)
 
     def knows(self, search_id: str) -> bool:
         """Whether the search was logged (flushing it first if it is still queued)."""
@@ -111,7 +116,7 @@ class SearchLog:
             rows: list[dict[str, Any]] = []
             while True:
                 try:
-                    rows.append(self._queue.get_nowait())
+                    rows.append(self._row(*self._queue.get_nowait()))
                 except queue.Empty:
                     break
                 if len(rows) >= self._batch:

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from app.auth import Forbidden, Principal
-from app.deps import SearcherDep, SearchKeyDep, ServiceState, StateDep
+from app.deps import SearchCall, SearchCallDep, SearcherDep, SearchKeyDep, in_search_thread
 from app.schemas import FacetsOut, ResultOut, SearchIn, SearchOut, json_response
-from app.search import Filters, Searcher, SearchOutcome
+from app.search import Filters, SearchOutcome
 from app.searchlog import LoggedSearch, client_kind
 from indexer.records import Audience
 
@@ -30,17 +30,16 @@ ClientHeader = Annotated[str | None, Header(alias="X-Deskmate-Client",
 
 
 @router.get("/v1/search", response_model=SearchOut, responses=PROBLEMS)
-def search_get(principal: SearchKeyDep, params: Annotated[SearchIn, Query()],
-               searcher: SearcherDep, state: StateDep, client: ClientHeader = None) -> Response:
+async def search_get(call: SearchCallDep, params: Annotated[SearchIn, Query()],
+                     client: ClientHeader = None) -> Response:
     """Ranked answers for a query. List filters repeat or take commas: ``lang=en,pl``."""
-    return json_response(run_search(searcher, params, principal, state, client))
+    return await in_search_thread(call.state, lambda: run_search(call, params, client))
 
 
 @router.post("/v1/search", response_model=SearchOut, responses=PROBLEMS)
-def search_post(principal: SearchKeyDep, body: SearchIn, searcher: SearcherDep,
-                state: StateDep, client: ClientHeader = None) -> Response:
+async def search_post(call: SearchCallDep, body: SearchIn, client: ClientHeader = None) -> Response:
     """Ranked answers for a query sent as JSON."""
-    return json_response(run_search(searcher, body, principal, state, client))
+    return await in_search_thread(call.state, lambda: run_search(call, body, client))
 
 
 @router.get("/v1/facets", response_model=FacetsOut, responses=PROBLEMS)
@@ -69,13 +68,13 @@ def visible_audiences(requested: list[Audience], principal: Principal) -> tuple[
 MIN_VOTES_FOR_BOOST = 3
 
 
-def run_search(searcher: Searcher, params: SearchIn, principal: Principal, state: ServiceState,
-               client: str | None) -> SearchOut:
+def run_search(call: SearchCall, params: SearchIn, client: str | None) -> Response:
     """Search, count it, log it (in the background) and shape the response."""
+    principal, state = call.principal, call.state
     filters = Filters(tuple(params.lang), tuple(params.tags), tuple(params.product),
                       visible_audiences(params.audience, principal))
     votes = state.helpful_rates.votes()
-    outcome = searcher.search(params.q, k=params.k, filters=filters, priors=priors(votes))
+    outcome = call.searcher.search(params.q, k=params.k, filters=filters, priors=priors(votes))
     search_id = uuid.uuid4().hex
     state.metrics.searches.labels("search").inc()
     if outcome.no_good_match:
@@ -86,7 +85,7 @@ def run_search(searcher: Searcher, params: SearchIn, principal: Principal, state
                  "audience": [a.value for a in params.audience]},
         hits=outcome.hits, no_good_match=outcome.no_good_match, latency_ms=outcome.took_ms,
         endpoint="search", client=client_kind(client), key_id=principal.key_id))
-    return search_out(outcome, search_id, votes)
+    return json_response(search_out(outcome, search_id, votes))
 
 
 def priors(votes: Mapping[str, tuple[int, int]]) -> dict[str, float]:

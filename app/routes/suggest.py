@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from app.deps import SearcherDep, SearchKeyDep, StateDep
+from app.deps import SearchCall, SearchCallDep, in_search_thread
 from app.routes.search import PROBLEMS, ClientHeader, priors, visible_audiences
 from app.schemas import (
     PartMatchOut,
@@ -30,19 +30,24 @@ SUGGEST_PROBLEMS: dict[int | str, dict[str, Any]] = PROBLEMS | {
 
 
 @router.post("/v1/suggest", response_model=SuggestOut, responses=SUGGEST_PROBLEMS)
-def suggest_post(principal: SearchKeyDep, body: SuggestIn, searcher: SearcherDep,
-                 state: StateDep, client: ClientHeader = None) -> Response:
+async def suggest_post(call: SearchCallDep, body: SuggestIn, client: ClientHeader = None) -> Response:
     """Articles that answer a ticket, in the customer's language, without those already sent.
 
     Keys without internal access (``--public``) never receive internal articles or text
     from internal sections; agents get such passages flagged ``internal: true``.
     """
+    return await in_search_thread(call.state, lambda: run_suggest(call, body, client))
+
+
+def run_suggest(call: SearchCall, body: SuggestIn, client: str | None) -> Response:
+    """Suggest, count it, log it (in the background) and shape the response."""
+    principal, state = call.principal, call.state
     access = Access(visible_audiences([], principal), internal_sections=principal.internal)
     ticket = Ticket(subject=body.subject, body=body.body, customer_lang=body.customer_lang,
                     agent_lang=body.agent_lang, tags=tuple(body.tags), product=tuple(body.product),
                     exclude_article_ids=tuple(body.exclude_article_ids))
     votes = state.helpful_rates.votes()
-    outcome = suggest(searcher, ticket, k=body.k, access=access, priors=priors(votes))
+    outcome = suggest(call.searcher, ticket, k=body.k, access=access, priors=priors(votes))
     search_id = uuid.uuid4().hex
     state.metrics.searches.labels("suggest").inc()
     if outcome.no_good_match:
