@@ -31,12 +31,18 @@ def dominant_script(terms: Iterable[str], sample: int = 5000) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
+UNDETERMINED = "und"
+"""BCP-47 for "undetermined"."""
+
+
 class LanguageGuesser:
     """Picks the indexed language a query is most likely written in.
 
     Each language scores one point per query word found in its vocabulary (after
     that language's analysis) plus half a point for the share of the query's
     letters written in the language's script; ties go to the default language.
+    A query written in letters of no indexed language's script, none of whose words
+    are indexed, is ``und`` (undetermined): no language, so no model claims it.
     Works for any language in the KB, with nothing to download.
     """
 
@@ -60,5 +66,7 @@ class LanguageGuesser:
             share = (letters[script] if script else 0) / max(1, letters.total())
             scores[lang] = found + 0.5 * share
         best = max(scores.values())
+        if best == 0 and letters:
+            return UNDETERMINED
         tied = sorted(lang for lang, score in scores.items() if score == best)
         return self._default if self._default in tied else tied[0]

@@ -112,6 +112,9 @@ class Searcher:
         # Words of recently shown chunks (for snippets): popular articles come back in many
         # searches, and analyzing a chunk costs more than the rest of building its hit.
         self._chunk_words = functools.lru_cache(maxsize=4096)(self._analyze_chunk)
+        # Filters repeat (a public key always filters by audience): a mask costs a pass
+        # over every chunk, so the recent ones are kept.
+        self._mask = functools.lru_cache(maxsize=256)(self._filter_mask)
         self._guesser = LanguageGuesser(snapshot.lexical.vocab_by_lang, self.analyzer,
                                         config.default_lang)
 
@@ -176,7 +179,8 @@ class Searcher:
         fixes = {fix: None for term in word.terms for fix in lexical.corrections(term)}
         return Word(word.start, word.end, tuple(fixes)) if fixes else word
 
-    def _mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
+    def _filter_mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
+        """The chunks ``filters`` allow; None when nothing is filtered."""
         allowed: npt.NDArray[np.bool_] | None = None
         for name, values in (("lang", filters.lang), ("tags", filters.tags),
                              ("product", filters.product), ("audience", filters.audience)):
@@ -186,7 +190,11 @@ class Searcher:
             for value in values:
                 field_mask[self._facets[name].get(str(value), [])] = True
             allowed = field_mask if allowed is None else allowed & field_mask
-        return None if allowed is None else allowed[self._chunk_article]
+        if allowed is None:
+            return None
+        mask = allowed[self._chunk_article]
+        mask.flags.writeable = False  # shared by every search with these filters
+        return mask
 
     def _rank(self, query: _Query, mask: npt.NDArray[np.bool_] | None, mode: Mode,
               vector: Future[npt.NDArray[np.float32]] | None,

@@ -5,7 +5,8 @@
 Per size, in two child processes (so the serving memory is not the build's):
 
 * build: seeded synthetic chunk vectors (384-d, unit, low-rank and clustered like sentence
-  embeddings) and BM25 term ids (40 Zipf-distributed terms per chunk from 200k), built
+  embeddings) and BM25 term ids (20–60, mean 40, Zipf-distributed terms per chunk from
+  200k), built
   with the real `DenseIndex.build` (exact below DESKMATE_DENSE_EXACT_MAX, IVF above) and
   `LexicalIndex.from_term_ids`, saved like a snapshot; the exact top 10 of every query
   is computed by brute force for recall.
@@ -85,10 +86,13 @@ def build(size: int, queries: int, folder: Path) -> None:
     described = dense.describe()
     del vectors, everything, dense
     rng = np.random.default_rng(1)
-    ids = np.minimum(rng.zipf(1.3, size * TERMS_PER_CHUNK) - 1, VOCAB - 1).astype(np.int32)
+    # Chunk lengths vary (20–60 terms, mean 40) as real chunks do: with one length for all,
+    # BM25 weights depend on the term count alone and every count is one big tie.
+    lengths = rng.integers(TERMS_PER_CHUNK // 2, TERMS_PER_CHUNK * 3 // 2 + 1, size)
+    ids = np.minimum(rng.zipf(1.3, int(lengths.sum())) - 1, VOCAB - 1).astype(np.int32)
     started = time.perf_counter()
-    lexical = LexicalIndex.from_term_ids(np.split(ids, size), [f"t{i}" for i in range(VOCAB)],
-                                         ["en"] * size)
+    lexical = LexicalIndex.from_term_ids(np.split(ids, np.cumsum(lengths)[:-1]),
+                                         [f"t{i}" for i in range(VOCAB)], ["en"] * size)
     lexical_seconds = time.perf_counter() - started
     lexical.save(folder)
     report = {"generate_s": generated, "dense_build_s": dense_seconds, "bm25_build_s": lexical_seconds,
@@ -143,7 +147,7 @@ def main() -> None:
     if args.serve:
         return serve(args.serve, args.folder)
     print(f"machine: {machine()}")
-    print(f"settings: {DIMENSION}-d vectors (rank {RANK}, clustered), {TERMS_PER_CHUNK} terms/chunk "
+    print(f"settings: {DIMENSION}-d vectors (rank {RANK}, clustered), {TERMS_PER_CHUNK} terms/chunk (mean) "
           f"from {VOCAB:,}, exact search up to {EXACT_MAX:,} chunks, {args.queries} queries, "
           f"top {CANDIDATES} per retriever, ONNX int8 encoder on 1 thread")
     with tempfile.TemporaryDirectory() as tmp:

@@ -100,6 +100,15 @@ def test_query_language_is_guessed_from_the_index(searcher: Searcher) -> None:
     assert searcher.search("refund", today=TODAY).query_lang == "en"
 
 
+def test_a_query_in_no_indexed_language_skips_the_english_model(searcher: Searcher) -> None:
+    # Greek: no indexed word, no letter in the script of en/pl/ru/fa. Its embedding by an
+    # English-only model would be noise, so only BM25 runs.
+    outcome = searcher.search("επιστροφή χρημάτων", today=TODAY)
+    assert outcome.query_lang == "und"
+    assert outcome.evidence is None or outcome.evidence.similarity is None
+    assert searcher.search("2024", today=TODAY).query_lang == "en"  # no letters: the default
+
+
 def test_translations_group_an_original_with_its_versions(searcher: Searcher) -> None:
     assert searcher.translations("refunds") == {"pl": "refunds-pl", "ru": "refunds-ru"}
     assert searcher.translations("refunds-pl") == {"en": "refunds", "ru": "refunds-ru"}
