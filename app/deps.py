@@ -111,8 +111,7 @@ class SearchCall:
 
 async def search_call(request: Request) -> SearchCall:
     """One dependency instead of three (each costs FastAPI ~30 µs to solve)."""
-    principal = await get_principal(request)
-    require(principal, Scope.SEARCH)
+    principal = await search_principal(await get_principal(request))
     return SearchCall(principal, await get_searcher(request), _state(request))
 
 
