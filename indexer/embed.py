@@ -161,6 +161,8 @@ class Encoder:
         if self.spec.query_cache > 0:
             with self._queries_lock:
                 cached = self._queries.get(query)
+                if cached is not None:
+                    self._queries.move_to_end(query)  # as embed_queries does: recently used
             if cached is not None:
                 done: Future[Vectors] = Future()
                 done.set_result(cached)
