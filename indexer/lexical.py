@@ -140,9 +140,15 @@ class LexicalIndex:
 
     def _span(self, term: str) -> slice | None:
         column = self._vocab.get(term)
-        if column is None:
-            return None
+        return None if column is None else self._column_span(column)
+
+    def _column_span(self, column: int) -> slice:
+        """Where one column's postings lie in ``indices`` and ``data``."""
         return slice(int(self._indptr[column]), int(self._indptr[column + 1]))
+
+    def _columns(self, terms: Iterable[str]) -> list[int]:
+        """The columns of the indexed ones among ``terms``, each once, in order."""
+        return list(dict.fromkeys(c for t in terms if (c := self._vocab.get(t)) is not None))
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term (0 when unknown), as Lucene BM25 defines it."""
@@ -156,8 +162,11 @@ class LexicalIndex:
 
     def scores(self, terms: list[str], mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk; chunks outside ``mask`` score 0."""
-        columns = np.array(list(dict.fromkeys(c for t in terms if (c := self._vocab.get(t)) is not None)),
-                           dtype=np.int64)
+        return self._column_scores(self._columns(terms), mask)
+
+    def _column_scores(self, column_list: list[int],
+                       mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.float32]:
+        columns = np.array(column_list, dtype=np.int64)
         starts = self._indptr[columns]
         lengths = self._indptr[columns + 1] - starts
         # The positions of every posting of those columns, in one vectorized step.
@@ -180,9 +189,7 @@ class LexicalIndex:
         if last - first == len(documents) - 1:  # a run of positions, like an article's chunks
             start = int(postings.searchsorted(first))
             return start < len(postings) and int(postings[start]) <= last
-        at = np.searchsorted(postings, documents)
-        inside = at < len(postings)  # ``at`` rises with ``documents``: the rest is a suffix
-        return bool((postings[at[inside]] == documents[inside]).any())
+        return bool(_lookup(postings, self._data[span], documents).any())
 
     def top(self, terms: Sequence[str], n: int,
             mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:
@@ -192,7 +199,7 @@ class LexicalIndex:
         Exact: the chunks of ranking every chunk by :meth:`scores` (up to float rounding
         of near-equal scores).
         """
-        columns = list(dict.fromkeys(c for t in terms if (c := self._vocab.get(t)) is not None))
+        columns = self._columns(terms)
         if not columns or n <= 0:
             return np.zeros(0, dtype=np.int64)
         depth = max(n, IMPACT_MIN)
@@ -201,7 +208,7 @@ class LexicalIndex:
             if found is not None:
                 return found
             depth *= 4
-        scores = self.scores([self._terms[c] for c in columns], mask)
+        scores = self._column_scores(columns, mask)
         matching = np.flatnonzero(scores > 0)
         return _best(matching, scores[matching], n)
 
@@ -248,12 +255,12 @@ class LexicalIndex:
                     float(self._impacts.data[end]))
         if stop > start:
             return self._impacts.docs[start:stop], self._impacts.data[start:stop], 0.0
-        span = slice(int(self._indptr[column]), int(self._indptr[column + 1]))  # short list
+        span = self._column_span(column)  # a short list: not stored by weight
         return self._indices[span], self._data[span], 0.0
 
     def _weights(self, column: int, documents: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
         """Each document's weight in one list (0 where the term does not occur)."""
-        span = slice(int(self._indptr[column]), int(self._indptr[column + 1]))
+        span = self._column_span(column)
         return _lookup(self._indices[span], self._data[span], documents)
 
     def corrections(self, term: str) -> list[str]:

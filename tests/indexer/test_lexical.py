@@ -103,7 +103,7 @@ def test_top_reads_only_the_heads_of_long_lists(zipf_index: LexicalIndex, monkey
         raise AssertionError("scored every chunk")
 
     want = _ranked_by_every_score(zipf_index, ["t40", "t2"], 100, None)
-    monkeypatch.setattr(zipf_index, "scores", every_chunk)
+    monkeypatch.setattr(zipf_index, "_column_scores", every_chunk)
     assert zipf_index.top(["t40", "t2"], 100).tolist() == want.tolist()
 
 
