@@ -17,9 +17,9 @@ MAX_K = 50
 def json_response(model: BaseModel) -> Response:
     """``model`` as JSON, serialized by pydantic in one step.
 
-    For the hot routes: FastAPI validates a returned model against ``response_model``
-    again, and for a plain ``def`` route does that in another thread-pool hop (~0.2 ms
-    a search). The route keeps ``response_model`` for the OpenAPI schema.
+    For the hot routes: FastAPI would validate a returned model against
+    ``response_model`` once more before serializing it (and, for a plain ``def`` route,
+    in another thread-pool hop). The route keeps ``response_model`` for the OpenAPI schema.
     """
     return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
 
