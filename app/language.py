@@ -52,19 +52,26 @@ class LanguageGuesser:
         self._analyzer = analyzer
         self._default = default
         self._scripts = {lang: dominant_script(terms) for lang, terms in vocab_by_lang.items()}
+        # Queries reuse words: each word's languages are looked up once, not per language.
+        self._languages_of = functools.lru_cache(maxsize=65_536)(self._word_languages)
+
+    def _word_languages(self, word: str) -> tuple[str, ...]:
+        """The languages whose vocabulary holds the word (after that language's analysis)."""
+        return tuple(lang for lang, vocab in self._vocab.items()
+                     if not vocab.isdisjoint(self._analyzer.word_terms(word, (lang,))))
 
     def guess(self, query: str) -> str:
         if not self._vocab:
             return self._default
         letters = Counter(s for s in map(script_of, query) if s)
-        written = self._analyzer.written_words(query)
+        found: Counter[str] = Counter()
+        for word in self._analyzer.written_words(query):
+            found.update(self._languages_of(word))
         scores: dict[str, float] = {}
-        for lang, vocab in self._vocab.items():
-            found = sum(1 for word in written
-                        if not vocab.isdisjoint(self._analyzer.word_terms(word, (lang,))))
+        for lang in self._vocab:
             script = self._scripts[lang]
             share = (letters[script] if script else 0) / max(1, letters.total())
-            scores[lang] = found + 0.5 * share
+            scores[lang] = found[lang] + 0.5 * share
         best = max(scores.values())
         if best == 0 and letters:
             return UNDETERMINED

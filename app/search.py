@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -15,7 +14,7 @@ import numpy.typing as npt
 
 from app.fuse import Ranking, best_possible, reciprocal_rank_fusion
 from app.language import LanguageGuesser
-from app.snippet import NOT_HIGHLIGHTED, collapse_space, make_snippet
+from app.snippet import NOT_HIGHLIGHTED, collapse_space, matched_positions, snippet_around, term_positions
 from indexer.analyze import Analyzer, Word, normalize
 from indexer.embed import Encoder
 from indexer.errors import ModelMismatch
@@ -134,18 +133,21 @@ class Searcher:
         lang = self._guesser.guess(query)
         mask = self._mask(filters)
         dense_weight = self._dense_weight(lang, mode)
-        # The model embeds the query in its own thread while this one parses and runs BM25.
-        vector = (self.encoder.embed_query_soon(query)
-                  if dense_weight > 0 and (mask is None or mask.any()) else None)
-        parsed = self._parse(query, lang)
-        rankings, similarity = self._rank(parsed, mask, mode, vector, dense_weight)
+        if dense_weight > 0 and (mask is None or mask.any()):
+            # The model embeds the query on this thread while another parses it and runs BM25.
+            vector, (parsed, lexical) = self.encoder.embed_query_beside(
+                query, lambda: self._lexical_side(query, lang, mask, mode))
+            rankings, similarity = self._with_dense(lexical, vector, mask, dense_weight)
+        else:
+            parsed, lexical = self._lexical_side(query, lang, mask, mode)
+            rankings, similarity = lexical, {}
         articles = reciprocal_rank_fusion(
             [Ranking(self._article_order(r.ids), r.weight) for r in rankings], self.config.rrf_k)
         scale = best_possible(rankings, self.config.rrf_k) or 1.0
         if priors and self.config.feedback_boost > 0:
             self._boost(articles, priors, scale)
         top = sorted(articles, key=lambda a: (-articles[a], a))[:k]
-        best_chunks = self._best_chunks(reciprocal_rank_fusion(rankings, self.config.rrf_k), top)
+        best_chunks = self._best_chunks(rankings, top)
         today = today or date.today()
         matched = self._highlight_terms(parsed)
         hits = [self._hit(c, articles[a] / scale, matched, today)
@@ -196,19 +198,24 @@ class Searcher:
         mask.flags.writeable = False  # shared by every search with these filters
         return mask
 
-    def _rank(self, query: _Query, mask: npt.NDArray[np.bool_] | None, mode: Mode,
-              vector: Future[npt.NDArray[np.float32]] | None,
-              dense_weight: float) -> tuple[list[Ranking], dict[int, float]]:
-        n = self.config.candidates
-        rankings: list[Ranking] = []
-        if mode is not Mode.DENSE:
-            weight = 1.0 if mode is Mode.LEXICAL else self.config.lexical_weight
-            rankings.append(Ranking(self._lexical_top(query.terms, mask, n), weight))
-        if vector is None:
-            return rankings, {}
-        scores, ids = self.snapshot.dense.search(vector.result(), n, mask)
-        rankings.insert(0, Ranking(ids.tolist(), dense_weight))
-        return rankings, dict(zip(ids.tolist(), scores.tolist(), strict=True))
+    def _lexical_side(self, query: str, lang: str, mask: npt.NDArray[np.bool_] | None,
+                      mode: Mode) -> tuple[_Query, list[Ranking]]:
+        """The parsed query and, unless dense-only, its BM25 ranking."""
+        parsed = self._parse(query, lang)
+        if mode is Mode.DENSE:
+            return parsed, []
+        weight = 1.0 if mode is Mode.LEXICAL else self.config.lexical_weight
+        ranked = self.snapshot.lexical.top(parsed.terms, self.config.candidates, mask)
+        return parsed, [Ranking(ranked.tolist(), weight)]
+
+    def _with_dense(self, lexical: list[Ranking], vector: npt.NDArray[np.float32],
+                    mask: npt.NDArray[np.bool_] | None,
+                    dense_weight: float) -> tuple[list[Ranking], dict[int, float]]:
+        """The dense ranking first, then ``lexical``; and each dense hit's cosine."""
+        scores, ids = self.snapshot.dense.search(vector, self.config.candidates, mask)
+        chunk_ids = ids.tolist()
+        return ([Ranking(chunk_ids, dense_weight), *lexical],
+                dict(zip(chunk_ids, scores.tolist(), strict=True)))
 
     def _dense_weight(self, lang: str, mode: Mode) -> float:
         # By the query's language, not the language filter: an agent may type English
@@ -223,24 +230,24 @@ class Searcher:
             return self.config.dense_weight
         return self.config.uncovered_dense_weight
 
-    def _lexical_top(self, terms: list[str], mask: npt.NDArray[np.bool_] | None,
-                     n: int) -> list[int]:
-        ranked: list[int] = self.snapshot.lexical.top(terms, n, mask).tolist()
-        return ranked
-
     def _article_order(self, chunk_ids: Sequence[int]) -> list[int]:
         """Articles in the order their best chunk appears in a chunk ranking."""
-        return list(dict.fromkeys(self._article_of[c] for c in chunk_ids))
+        return list(dict.fromkeys(map(self._article_of.__getitem__, chunk_ids)))
 
-    def _best_chunks(self, chunk_scores: dict[int, float], articles: list[int]) -> list[int]:
-        """For each article, its chunk with the highest fused score."""
-        best: dict[int, int] = {}
-        for chunk_index, score in chunk_scores.items():
-            article_index = self._article_of[chunk_index]
-            current = best.get(article_index)
-            if current is None or (score, -chunk_index) > (chunk_scores[current], -current):
-                best[article_index] = chunk_index
-        return [best[a] for a in articles]
+    def _best_chunks(self, rankings: list[Ranking], articles: list[int]) -> list[int]:
+        """For each article, its chunk with the highest fused score (ties: the first).
+
+        Only the given articles' chunks are scored: fusing every ranked chunk would cost
+        a search more than the rest of the fusion.
+        """
+        k = self.config.rrf_k
+        positions = [({c: rank for rank, c in enumerate(r.ids, start=1)}, r.weight)
+                     for r in rankings if r.weight > 0]
+
+        def fused(chunk: int) -> tuple[float, int]:
+            return sum(w / (k + ranks[chunk]) for ranks, w in positions if chunk in ranks), -chunk
+
+        return [max(self._chunks_of[a], key=fused) for a in articles]
 
     def _highlight_terms(self, query: _Query) -> frozenset[str]:
         """Terms of the query's words, function words ("how", "jak", "и", "از") left out."""
@@ -251,17 +258,19 @@ class Searcher:
     def _hit(self, chunk_index: int, score: float, matched: frozenset[str], today: date) -> Hit:
         chunk = self.snapshot.chunks[chunk_index]
         article = self._articles[self._article_of[chunk_index]]
-        text, words = self._chunk_words(chunk_index)
-        snippet = make_snippet(text, words, matched, self.config.snippet_chars)
+        text, words, positions = self._chunk_words(chunk_index)
+        snippet = snippet_around(text, words, matched_positions(positions, matched),
+                                 self.config.snippet_chars)
         return Hit(article, chunk, round(min(max(score, 0.0), 1.0), 4), snippet.text,
                    snippet.highlights,
                    article.is_stale(today))
 
-    def _analyze_chunk(self, chunk_index: int) -> tuple[str, list[Word]]:
-        """A chunk's text as snippets show it, and its words."""
+    def _analyze_chunk(self, chunk_index: int) -> tuple[str, list[Word], dict[str, list[int]]]:
+        """A chunk's text as snippets show it, its words, and where each term is."""
         article = self._articles[self._article_of[chunk_index]]
         text = collapse_space(self.snapshot.chunks[chunk_index].text)
-        return text, self.analyzer.words(text, (article.lang,))
+        words = self.analyzer.words(text, (article.lang,))
+        return text, words, term_positions(words)
 
     def _evidence(self, query: _Query, best_chunks: list[int],
                   similarity: dict[int, float]) -> Evidence:

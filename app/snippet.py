@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.analyze import Word
@@ -45,7 +45,27 @@ def make_snippet(text: str, words: Sequence[Word], matched: frozenset[str], size
     of its terms is in ``matched``. The window starts and ends at word boundaries;
     an ellipsis marks a cut. Highlight offsets point into the returned text.
     """
-    hits = [(w.start, w.end) for w in words if not matched.isdisjoint(w.terms)]
+    return snippet_around(text, words, [i for i, w in enumerate(words)
+                                        if not matched.isdisjoint(w.terms)], size)
+
+
+def term_positions(words: Sequence[Word]) -> dict[str, list[int]]:
+    """Term → positions in ``words`` of the words carrying it, ascending."""
+    positions: dict[str, list[int]] = {}
+    for index, word in enumerate(words):
+        for term in word.terms:
+            positions.setdefault(term, []).append(index)
+    return positions
+
+
+def matched_positions(positions: Mapping[str, Sequence[int]], matched: Iterable[str]) -> list[int]:
+    """Ascending positions of the words carrying any of ``matched`` (see :func:`term_positions`)."""
+    return sorted({index for term in matched for index in positions.get(term, ())})
+
+
+def snippet_around(text: str, words: Sequence[Word], matched: Sequence[int], size: int) -> Snippet:
+    """:func:`make_snippet` for the words at the ascending positions ``matched``."""
+    hits = [(words[i].start, words[i].end) for i in matched]
     start = _best_start(hits, words, size)
     end = _window_end(text, words, start, size)
     prefix = ELLIPSIS if start > 0 else ""

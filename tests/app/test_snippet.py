@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from app.snippet import ELLIPSIS, collapse_space, make_snippet
+import pytest
+
+from app.snippet import (
+    ELLIPSIS,
+    collapse_space,
+    make_snippet,
+    matched_positions,
+    snippet_around,
+    term_positions,
+)
 from indexer.analyze import Analyzer
 
 analyzer = Analyzer()
@@ -48,3 +57,20 @@ def test_no_match_starts_at_the_beginning() -> None:
 
 def test_collapse_space_flattens_line_breaks() -> None:
     assert collapse_space(" a\n\n b\t c ") == "a b c"
+
+
+@pytest.mark.parametrize(("text", "query", "lang"), [
+    ("Refunds: a refund is paid back to the card. Ask billing about refunds over 100 EUR. " * 4,
+     "refund card billing", "en"),
+    ("Zwrot pieniędzy trwa do 5 dni. Zwroty na kartę zlecamy w panelu.", "zwrot karta", "pl"),
+    ("برای بازنشانی رمز عبور روی «فراموشی رمز» بزنید.", "رمز عبور", "fa"),
+    ("Nothing here matches.", "refund", "en"),
+])
+def test_the_searchers_indexed_matching_gives_the_same_snippet(text: str, query: str,
+                                                                lang: str) -> None:
+    words = analyzer.words(text, (lang,))
+    matched = frozenset(t for w in analyzer.words(query, (lang,)) for t in w.terms)
+
+    indexed = snippet_around(text, words, matched_positions(term_positions(words), matched), 60)
+
+    assert indexed == make_snippet(text, words, matched, 60)

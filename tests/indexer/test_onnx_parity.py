@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from threading import current_thread
 
 import faiss
 import numpy as np
@@ -148,15 +149,30 @@ def test_a_cuda_device_without_a_gpu_is_refused_with_the_fix() -> None:
         load_encoder(ModelSpec(device="cuda", backend="onnx-int8"))
 
 
-def test_a_query_embedded_in_the_background_equals_the_foreground_one(int8: Encoder) -> None:
+def test_a_query_embedded_beside_other_work_equals_the_one_embedded_alone(int8: Encoder) -> None:
     uncached = load_encoder(ModelSpec(threads=1, backend="onnx-int8", model_cache=int8.spec.model_cache,
                                       query_cache=0))
-    pending = [uncached.embed_query_soon(q) for q in ("refund", "wifi password", "zwrot")]
+    queries = ("refund", "wifi password", "zwrot")
 
-    vectors = np.stack([p.result(timeout=60) for p in pending])
+    beside = [uncached.embed_query_beside(q, lambda: current_thread().name) for q in queries]
 
-    one_by_one = [uncached.embed_queries([q])[0] for q in ("refund", "wifi password", "zwrot")]
-    assert np.array_equal(vectors, np.stack(one_by_one))
+    assert all(name.startswith("deskmate-beside") for _, name in beside)  # really beside
+    one_by_one = [uncached.embed_queries([q])[0] for q in queries]
+    assert np.array_equal(np.stack([v for v, _ in beside]), np.stack(one_by_one))
+
+
+def test_work_beside_a_cached_query_runs_on_the_callers_thread(int8: Encoder) -> None:
     cached = int8.embed_queries(["refund"])[0]
-    assert int8.embed_query_soon("refund").done()  # a cached query needs no thread
-    assert np.array_equal(int8.embed_query_soon("refund").result(), cached)
+
+    vector, thread = int8.embed_query_beside("refund", lambda: current_thread().name)
+
+    assert thread == current_thread().name
+    assert np.array_equal(vector, cached)
+
+
+def test_an_error_beside_the_encode_reaches_the_caller(int8: Encoder) -> None:
+    def broken() -> None:
+        raise LookupError("beside")
+
+    with pytest.raises(LookupError, match="beside"):
+        int8.embed_query_beside("a query never embedded before 4711", broken)
