@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from indexer.records import Audience
@@ -22,6 +24,37 @@ def json_response(model: BaseModel) -> Response:
     in another thread-pool hop). The route keeps ``response_model`` for the OpenAPI schema.
     """
     return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def from_query(model: type[M], query: QueryParams) -> M:
+    """``model`` read from a query string as FastAPI reads a query model: a list field
+    takes every value of its name, another field the last; an error is the same 422.
+
+    For ``GET /v1/search``: FastAPI solving ``Annotated[SearchIn, Query()]`` costs a search
+    ~0.1–0.2 ms (it inspects the field annotations on every request), pydantic ~10 µs.
+
+    Raises:
+        RequestValidationError: a value is missing, malformed or not a field of ``model``.
+    """
+    lists = {name for name, info in model.model_fields.items() if get_origin(info.annotation) is list}
+    values = {name: query.getlist(name) if name in lists else query[name] for name in query}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]) from None
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI parameter objects for a route that reads ``model`` with :func:`from_query`."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", ()))
+    return [{"name": name, "in": "query", "required": name in required, "schema": field,
+             "description": field.get("description", "")}
+            for name, field in schema["properties"].items()]
 
 
 def comma_list(value: object) -> object:

@@ -127,6 +127,12 @@ def test_health_and_readiness(client: httpx.Client) -> None:
 def test_openapi_documents_the_api(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/v1/search", "/v1/articles/{article_id}", "/healthz", "/readyz"} <= set(schema["paths"])
+    # GET /v1/search reads its own parameters; the schema must still list every one.
+    parameters = {p["name"]: p for p in schema["paths"]["/v1/search"]["get"]["parameters"]}
+    assert set(parameters) == {"q", "k", "lang", "tags", "product", "audience", "X-Deskmate-Client"}
+    assert parameters["q"]["required"] and parameters["q"]["schema"]["maxLength"] == 1000
+    assert parameters["audience"]["schema"]["items"]["$ref"] in {
+        f"#/components/schemas/{name}" for name in schema["components"]["schemas"]}
     assert client.get("/docs").status_code == 200
 
 
