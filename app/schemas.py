@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar, get_origin
@@ -39,13 +40,19 @@ def from_query(model: type[M], query: QueryParams) -> M:
     Raises:
         RequestValidationError: a value is missing, malformed or not a field of ``model``.
     """
-    lists = {name for name, info in model.model_fields.items() if get_origin(info.annotation) is list}
+    lists = _list_fields(model)
     values = {name: query.getlist(name) if name in lists else query[name] for name in query}
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]) from None
+
+
+@functools.cache
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, info in model.model_fields.items()
+                     if get_origin(info.annotation) is list)
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
