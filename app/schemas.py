@@ -17,6 +17,7 @@ from indexer.records import Audience
 MAX_QUERY_CHARS = 1000
 MAX_K = 50
 
+
 def json_response(model: BaseModel) -> Response:
     """``model`` as JSON, serialized by pydantic in one step.
 

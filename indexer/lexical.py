@@ -138,10 +138,6 @@ class LexicalIndex:
         """The terms that occur somewhere in the index."""
         return [term for term in terms if term in self._vocab]
 
-    def _span(self, term: str) -> slice | None:
-        column = self._vocab.get(term)
-        return None if column is None else self._column_span(column)
-
     def _column_span(self, column: int) -> slice:
         """Where one column's postings lie in ``indices`` and ``data``."""
         return slice(int(self._indptr[column]), int(self._indptr[column + 1]))
@@ -181,15 +177,15 @@ class LexicalIndex:
 
     def contains(self, term: str, documents: npt.NDArray[np.int64]) -> bool:
         """Whether ``term`` occurs in any of ``documents`` (positions, sorted ascending)."""
-        span = self._span(term)
-        if span is None or not len(documents):
+        column = self._vocab.get(term)
+        if column is None or not len(documents):
             return False
-        postings = self._indices[span]
         first, last = int(documents[0]), int(documents[-1])
         if last - first == len(documents) - 1:  # a run of positions, like an article's chunks
+            postings = self._indices[self._column_span(column)]
             start = int(postings.searchsorted(first))
             return start < len(postings) and int(postings[start]) <= last
-        return bool(_lookup(postings, self._data[span], documents).any())
+        return bool(self._weights(column, documents).any())
 
     def top(self, terms: Sequence[str], n: int,
             mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:
@@ -258,7 +254,8 @@ class LexicalIndex:
         span = self._column_span(column)  # a short list: not stored by weight
         return self._indices[span], self._data[span], 0.0
 
-    def _weights(self, column: int, documents: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
+    def _weights(self, column: int, documents: npt.NDArray[np.int32] | npt.NDArray[np.int64],
+                 ) -> npt.NDArray[np.float32]:
         """Each document's weight in one list (0 where the term does not occur)."""
         span = self._column_span(column)
         return _lookup(self._indices[span], self._data[span], documents)
