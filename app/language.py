@@ -41,8 +41,11 @@ class LanguageGuesser:
     Each language scores one point per query word found in its vocabulary (after
     that language's analysis) plus half a point for the share of the query's
     letters written in the language's script; ties go to the default language.
-    A query written in letters of no indexed language's script, none of whose words
-    are indexed, is ``und`` (undetermined): no language, so no model claims it.
+    A query written mostly in letters of no indexed language's script is ``und``
+    (undetermined): no language, so no model claims it. That holds even when a few of
+    its words are indexed — an English "urgent:" or a product name before a Russian
+    sentence, on a KB with English articles only — because a model for the indexed
+    language would embed the rest as noise (and, split into many word pieces, slowly).
     Works for any language in the KB, with nothing to download.
     """
 
@@ -52,6 +55,7 @@ class LanguageGuesser:
         self._analyzer = analyzer
         self._default = default
         self._scripts = {lang: dominant_script(terms) for lang, terms in vocab_by_lang.items()}
+        self._indexed_scripts = frozenset(s for s in self._scripts.values() if s)
         # Queries reuse words: each word's languages are looked up once, not per language.
         self._languages_of = functools.lru_cache(maxsize=65_536)(self._word_languages)
 
@@ -64,6 +68,9 @@ class LanguageGuesser:
         if not self._vocab:
             return self._default
         letters = Counter(s for s in map(script_of, query) if s)
+        foreign = sum(n for script, n in letters.items() if script not in self._indexed_scripts)
+        if 2 * foreign > letters.total():
+            return UNDETERMINED
         found: Counter[str] = Counter()
         for word in self._analyzer.written_words(query):
             found.update(self._languages_of(word))
@@ -73,7 +80,5 @@ class LanguageGuesser:
             share = (letters[script] if script else 0) / max(1, letters.total())
             scores[lang] = found[lang] + 0.5 * share
         best = max(scores.values())
-        if best == 0 and letters:
-            return UNDETERMINED
         tied = sorted(lang for lang, score in scores.items() if score == best)
         return self._default if self._default in tied else tied[0]

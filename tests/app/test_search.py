@@ -106,6 +106,11 @@ def test_a_query_in_no_indexed_language_skips_the_english_model(searcher: Search
     outcome = searcher.search("επιστροφή χρημάτων", today=TODAY)
     assert outcome.query_lang == "und"
     assert outcome.evidence is None or outcome.evidence.similarity is None
+    # An indexed English word in front changes nothing: most letters are still Greek.
+    outcome = searcher.search("refund: επιστροφή χρημάτων", today=TODAY)
+    assert outcome.query_lang == "und"
+    assert outcome.evidence is not None and outcome.evidence.similarity is None
+    assert outcome.hits[0].article.id == "refunds"  # BM25 still finds the indexed word
     assert searcher.search("2024", today=TODAY).query_lang == "en"  # no letters: the default
 
 
