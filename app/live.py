@@ -94,7 +94,7 @@ def settle_heap() -> None:
 
     A snapshot is hundreds of thousands of long-lived objects (a million chunks: millions),
     and every full collection walked them all: at 10k chunks it stalled one search in
-    ~1,000 by 100–130 ms. Frozen, they are skipped (full passes: ~20–35 ms, over what
+    ~1,000 by 100–130 ms. Frozen, they are skipped (full passes: 10–35 ms, over what
     searches cached since). The previous snapshot is unfrozen and collected first, once
     per load, so that its reference cycles (the Searcher's caches) do not leak.
     """
