@@ -7,7 +7,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from indexer.analyze import Analyzer
+from indexer.analyze import Analyzer, method_cache
 
 
 @functools.lru_cache(maxsize=4096)
@@ -57,7 +57,7 @@ class LanguageGuesser:
         self._scripts = {lang: dominant_script(terms) for lang, terms in vocab_by_lang.items()}
         self._indexed_scripts = frozenset(s for s in self._scripts.values() if s)
         # Queries reuse words: each word's languages are looked up once, not per language.
-        self._languages_of = functools.lru_cache(maxsize=65_536)(self._word_languages)
+        self._languages_of = method_cache(self._word_languages, 65_536)
 
     def _word_languages(self, word: str) -> tuple[str, ...]:
         """The languages whose vocabulary holds the word (after that language's analysis)."""

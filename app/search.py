@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ import numpy.typing as npt
 from app.fuse import Ranking, best_possible, reciprocal_rank_fusion
 from app.language import LanguageGuesser
 from app.snippet import NOT_HIGHLIGHTED, collapse_space, matched_positions, snippet_around, term_positions
-from indexer.analyze import Analyzer, Word, normalize
+from indexer.analyze import Analyzer, Word, method_cache, normalize
 from indexer.embed import Encoder
 from indexer.errors import ModelMismatch
 from indexer.records import Article, Audience, Hit
@@ -110,10 +109,10 @@ class Searcher:
         self._translations = _translation_groups(self._articles)
         # Words of recently shown chunks (for snippets): popular articles come back in many
         # searches, and analyzing a chunk costs more than the rest of building its hit.
-        self._chunk_words = functools.lru_cache(maxsize=4096)(self._analyze_chunk)
+        self._chunk_words = method_cache(self._analyze_chunk, 4096)
         # Filters repeat (a public key always filters by audience): a mask costs a pass
         # over every chunk, so the recent ones are kept.
-        self._mask = functools.lru_cache(maxsize=256)(self._filter_mask)
+        self._mask = method_cache(self._filter_mask, 256)
         self._guesser = LanguageGuesser(snapshot.lexical.vocab_by_lang, self.analyzer,
                                         config.default_lang)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import threading
 import unicodedata
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import regex
 import Stemmer
@@ -101,6 +103,30 @@ def _available_algorithms() -> frozenset[str]:
     return _ALGORITHMS
 
 
+R = TypeVar("R")
+
+
+def method_cache(method: Callable[..., R], maxsize: int) -> Callable[..., R]:
+    """``functools.lru_cache(maxsize)(method)`` for a bound method, bound weakly.
+
+    Kept on its object, a cache of ``self.method`` holds the object in a reference cycle,
+    which only the cyclic GC frees; the service freezes that GC after each snapshot load
+    (``app.live``), so a Searcher still serving a search during a reload would keep its
+    whole snapshot in memory until the next load. Bound weakly, reference counting frees
+    the object as soon as its last user drops it. Only a cache miss pays for the weak
+    reference.
+    """
+    owner, name = weakref.WeakMethod(method), method.__qualname__
+
+    def call(*args: object) -> R:
+        bound = owner()
+        if bound is None:  # cannot happen through the owner, which holds the cache
+            raise ReferenceError(f"the cache of {name} outlived its object")
+        return bound(*args)
+
+    return functools.lru_cache(maxsize=maxsize)(call)
+
+
 class Analyzer:
     """Turns text into index terms for one or more languages; safe across threads.
 
@@ -113,7 +139,7 @@ class Analyzer:
         self._unstemmed = unstemmed
         # Words repeat (in queries, and across a KB's chunks): normalizing and stemming a
         # word costs ~15 µs, a cache hit under 1 µs.
-        self._cached_terms = functools.lru_cache(maxsize=cache_size)(self._word_terms)
+        self._cached_terms = method_cache(self._word_terms, cache_size)
 
     def _stem(self, lang: str, word: str) -> str:
         algorithm = None if lang in self._unstemmed else stemmer_language(lang)
