@@ -5,11 +5,15 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
+
+import app.live as live_module
 from app.live import LiveIndex
 from app.main import search_config
 from app.metrics import Metrics
 from app.search import Filters
 from indexer.embed import Encoder
+from indexer.errors import SnapshotError
 from tests.conftest import Deployment
 
 
@@ -45,3 +49,43 @@ def test_a_searcher_still_in_use_during_a_load_is_freed_when_its_search_ends(
     finally:
         gc.unfreeze()
 
+
+class _Node:
+    """A stand-in for what a request in flight holds in a reference cycle."""
+
+    def __init__(self, ring: list[_Node]) -> None:
+        self.ring = ring
+
+
+def _ring(size: int) -> tuple[list[_Node], weakref.ref[_Node]]:
+    ring: list[_Node] = []
+    ring.extend(_Node(ring) for _ in range(size))
+    return ring, weakref.ref(ring[0])
+
+
+def test_cycles_frozen_with_a_load_are_freed_by_the_whole_heap_collection_of_a_later_one(
+        deployment: Deployment, encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_module, "FULL_COLLECTION_EVERY", 3)
+    settings = deployment.settings
+    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
+    try:
+        live.load()  # the first load collects the whole heap
+        ring, probe = _ring(1000)
+        live.load()  # frozen while alive (a request in flight), then dead
+        del ring
+        live.load()
+        gc.collect()  # full collections skip the frozen heap
+        assert probe() is not None
+        live.load()  # the fourth: the whole heap again
+        assert probe() is None
+    finally:
+        gc.unfreeze()
+
+
+def test_a_load_that_fails_leaves_automatic_collection_on(deployment: Deployment,
+                                                         encoder: Encoder) -> None:
+    settings = deployment.settings
+    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
+    with pytest.raises(SnapshotError):
+        live.load("20990101T000000000000Z-missing")  # collections are paused while it reads
+    assert gc.isenabled()
