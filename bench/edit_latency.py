@@ -11,6 +11,9 @@
    which warms the build worker's per-file cache.
 4. Edits an article through `PUT /v1/admin/articles/{id}` (new text with a unique
    word) and times until `GET /v1/search` for that word returns the edited article.
+5. Meanwhile another client searches back to back (varied queries, its own keep-alive
+   connection): its latencies while the edits go live (builds, reloads) are printed
+   next to its own for as long again after the last edit, with nothing going on.
 
 Prints the machine, the KB size, each edit's end-to-end time and its job's build
 time. Goal: ≤ 2 s end to end.
@@ -22,14 +25,15 @@ import argparse
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import numpy as np
@@ -37,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Connection, fmt_ms, free_port, percentiles, varied_queries  # noqa: E402
 from indexer.build import BuildOptions, build_snapshot  # noqa: E402
 from indexer.embed import Encoder, ModelSpec, Vectors, load_encoder  # noqa: E402
 
@@ -74,12 +79,6 @@ def generate_kb(root: Path, articles: int) -> None:
         path.write_text(f"---\nid: article-{n}\nlang: en\nproduct: synthetic\n---\n{body}\n", "utf-8")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_job(http: httpx.Client, job_id: str) -> dict[str, object]:
     while True:
         job: dict[str, object] = http.get(f"/v1/admin/jobs/{job_id}").json()
@@ -103,6 +102,36 @@ def edit_once(http: httpx.Client, n: int, marker: str) -> tuple[float, float]:
         time.sleep(0.01)
     job = wait_job(http, job_id)
     return live, float(job["duration_seconds"])  # type: ignore[arg-type]
+
+
+T = TypeVar("T")
+
+
+class Searching(threading.Thread):
+    """Searches back to back on its own connection until stopped; keeps each latency."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.stopped = port, threading.Event()
+        self.latencies: list[float] = []
+        self.errors = 0
+
+    def run(self) -> None:
+        connection = Connection(self.port)
+        queries = varied_queries(1000, seed=11)
+        while not self.stopped.is_set():
+            started = time.perf_counter()
+            status, _ = connection.get("/v1/search", {"q": queries[len(self.latencies) % 1000],
+                                                      "k": 5})
+            self.latencies.append((time.perf_counter() - started) * 1000)
+            self.errors += status != 200
+        connection.close()
+
+    def during(self, work: Callable[[], T]) -> tuple[T, list[float]]:
+        """``work()``'s result and the latencies of the searches made while it ran."""
+        first = len(self.latencies)
+        result = work()
+        return result, self.latencies[first:]
 
 
 def main() -> None:
@@ -142,7 +171,13 @@ def main() -> None:
                 warm = wait_job(http, http.post("/v1/admin/reindex").json()["id"])
                 print(f"warm-up reindex (cold worker: model load + reading every file): "
                       f"{warm['duration_seconds']} s, {warm['state']}")
-                runs = [edit_once(http, 17 + 997 * i, f"zqx{i}marker") for i in range(args.edits)]
+                searching = Searching(port)
+                searching.start()
+                runs, busy = searching.during(
+                    lambda: [edit_once(http, 17 + 997 * i, f"zqx{i}marker") for i in range(args.edits)])
+                _, idle = searching.during(lambda: time.sleep(sum(r[0] for r in runs)))
+                searching.stopped.set()
+                searching.join()
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -151,6 +186,10 @@ def main() -> None:
         print(f"edit {index}: live in {seconds:.2f} s (build job {build:.2f} s)")
     print(f"edit → searchable: median {statistics.median(live):.2f} s, max {max(live):.2f} s "
           f"(goal ≤ 2 s) on {report.articles} articles / {report.chunks} chunks")
+    print(f"another client's searches, {searching.errors} errors:")
+    print(f"  while the edits went live ({len(busy)}): {fmt_ms(percentiles(busy))}, max {max(busy):.0f} ms")
+    print(f"  as long with nothing going on ({len(idle)}): {fmt_ms(percentiles(idle))}, "
+          f"max {max(idle):.0f} ms")
 
 
 if __name__ == "__main__":
