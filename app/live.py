@@ -64,6 +64,7 @@ class LiveIndex:
             with _collections_paused():
                 snapshot = load_snapshot(self.index_dir, version)
                 searcher = Searcher(snapshot, self.encoder, self.config)
+                searcher.prepare()  # not in the first searches, which would all wait for it
             self.searcher = searcher  # the swap: one reference assignment
             if whole_heap:
                 gc.unfreeze()

@@ -116,6 +116,11 @@ class Searcher:
         self._guesser = LanguageGuesser(snapshot.lexical.vocab_by_lang, self.analyzer,
                                         config.default_lang)
 
+    def prepare(self) -> None:
+        """Build now what the first searches would otherwise build (the service calls
+        this before a snapshot goes live)."""
+        self.snapshot.lexical.prepare_corrections()
+
     @property
     def languages(self) -> tuple[str, ...]:
         return self._languages

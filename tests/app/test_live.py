@@ -31,6 +31,20 @@ def test_a_load_freezes_the_snapshot_and_frees_the_one_it_replaces(deployment: D
         gc.unfreeze()
 
 
+def test_a_load_builds_the_typo_table_before_the_snapshot_goes_live(deployment: Deployment,
+                                                                   encoder: Encoder) -> None:
+    settings = deployment.settings
+    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
+    try:
+        searcher = live.load()
+        # Built lazily, the first search with a typo would build it, and every search
+        # meanwhile would wait for the GIL.
+        assert searcher.snapshot.lexical.corrections_ready
+        assert searcher.search("refnud").hits[0].article.id.startswith("refund")
+    finally:
+        gc.unfreeze()
+
+
 def test_a_searcher_still_in_use_during_a_load_is_freed_when_its_search_ends(
         deployment: Deployment, encoder: Encoder) -> None:
     settings = deployment.settings
