@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,51 +18,41 @@ from indexer.errors import SnapshotError
 from tests.conftest import Deployment
 
 
-def test_a_load_freezes_the_snapshot_and_frees_the_one_it_replaces(deployment: Deployment,
-                                                                   encoder: Encoder) -> None:
+@pytest.fixture
+def live(deployment: Deployment, encoder: Encoder) -> Iterator[LiveIndex]:
+    """A live index over the tiny KB's snapshot; the heap is unfrozen afterwards."""
     settings = deployment.settings
-    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
-    try:
-        first = weakref.ref(live.load())
-        assert gc.get_freeze_count() > 0  # full collections no longer walk the snapshot
-        second = live.load()
-        assert first() is None
-        assert live.searcher is second
-    finally:
-        gc.unfreeze()
+    yield LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
+    gc.unfreeze()
 
 
-def test_a_load_builds_the_typo_table_before_the_snapshot_goes_live(deployment: Deployment,
-                                                                   encoder: Encoder) -> None:
-    settings = deployment.settings
-    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
-    try:
-        searcher = live.load()
-        # Built lazily, the first search with a typo would build it, and every search
-        # meanwhile would wait for the GIL.
-        assert searcher.snapshot.lexical.corrections_ready
-        assert searcher.search("refnud").hits[0].article.id.startswith("refund")
-    finally:
-        gc.unfreeze()
+def test_a_load_freezes_the_snapshot_and_frees_the_one_it_replaces(live: LiveIndex) -> None:
+    first = weakref.ref(live.load())
+    assert gc.get_freeze_count() > 0  # full collections no longer walk the snapshot
+    second = live.load()
+    assert first() is None
+    assert live.searcher is second
 
 
-def test_a_searcher_still_in_use_during_a_load_is_freed_when_its_search_ends(
-        deployment: Deployment, encoder: Encoder) -> None:
-    settings = deployment.settings
-    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
-    try:
-        in_flight = live.load()  # a request read the reference, then a reload came
-        in_flight.search("refund my order")  # its caches (snippets, filters, words) filled
-        in_flight.search("zwrot pieniędzy", filters=Filters(lang=("pl",)))
-        live.load()
-        gone = weakref.ref(in_flight)
-        # The search ends. The GC is frozen now: only reference counting can free it, so
-        # a cycle through the Searcher (a cache holding its own method) would keep the
-        # whole old snapshot in memory until the next load.
-        del in_flight
-        assert gone() is None
-    finally:
-        gc.unfreeze()
+def test_a_load_builds_the_typo_table_before_the_snapshot_goes_live(live: LiveIndex) -> None:
+    searcher = live.load()
+    # Built lazily, the first search with a typo would build it, and every search
+    # meanwhile would wait for the GIL.
+    assert searcher.snapshot.lexical.corrections_ready
+    assert searcher.search("refnud").hits[0].article.id.startswith("refund")
+
+
+def test_a_searcher_still_in_use_during_a_load_is_freed_when_its_search_ends(live: LiveIndex) -> None:
+    in_flight = live.load()  # a request read the reference, then a reload came
+    in_flight.search("refund my order")  # its caches (snippets, filters, words) filled
+    in_flight.search("zwrot pieniędzy", filters=Filters(lang=("pl",)))
+    live.load()
+    gone = weakref.ref(in_flight)
+    # The search ends. The GC is frozen now: only reference counting can free it, so
+    # a cycle through the Searcher (a cache holding its own method) would keep the
+    # whole old snapshot in memory until the next load.
+    del in_flight
+    assert gone() is None
 
 
 class _Node:
@@ -78,28 +69,20 @@ def _ring(size: int) -> tuple[list[_Node], weakref.ref[_Node]]:
 
 
 def test_cycles_frozen_with_a_load_are_freed_by_the_whole_heap_collection_of_a_later_one(
-        deployment: Deployment, encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+        live: LiveIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live_module, "FULL_COLLECTION_EVERY", 3)
-    settings = deployment.settings
-    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
-    try:
-        live.load()  # the first load collects the whole heap
-        ring, probe = _ring(1000)
-        live.load()  # frozen while alive (a request in flight), then dead
-        del ring
-        live.load()
-        gc.collect()  # full collections skip the frozen heap
-        assert probe() is not None
-        live.load()  # the fourth: the whole heap again
-        assert probe() is None
-    finally:
-        gc.unfreeze()
+    live.load()  # the first load collects the whole heap
+    ring, probe = _ring(1000)
+    live.load()  # frozen while alive (a request in flight), then dead
+    del ring
+    live.load()
+    gc.collect()  # full collections skip the frozen heap
+    assert probe() is not None
+    live.load()  # the fourth: the whole heap again
+    assert probe() is None
 
 
-def test_a_load_that_fails_leaves_automatic_collection_on(deployment: Deployment,
-                                                         encoder: Encoder) -> None:
-    settings = deployment.settings
-    live = LiveIndex(settings.index_path, encoder, search_config(settings), Metrics())
+def test_a_load_that_fails_leaves_automatic_collection_on(live: LiveIndex) -> None:
     with pytest.raises(SnapshotError):
         live.load("20990101T000000000000Z-missing")  # collections are paused while it reads
     assert gc.isenabled()
