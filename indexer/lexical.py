@@ -286,9 +286,9 @@ class LexicalIndex:
     def prepare_corrections(self) -> None:
         """Build the table behind :meth:`corrections` now rather than on first use.
 
-        Building it is pure Python over the whole vocabulary, holding the GIL (~150 ms at
-        20k synthetic chunks): done in the first search that needs a correction, it
-        stalls that search and every other.
+        Building it is pure Python over the whole vocabulary, holding the GIL (30–60 ms
+        for the sample KB's and the 10k–20k-chunk synthetic KBs' vocabularies): done in
+        the first search that needs a correction, it stalls that search and every other.
         """
         self._delete_table()
 
