@@ -6,7 +6,7 @@ import csv
 import io
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from app.errors import BadRequest
 from app.search import Searcher
 from app.snippet import collapse_space
 from app.store import Store, events, feedback, searches
+from indexer.records import Article
 
 GAP_SIMILARITY = 0.45
 """Cosine to a topic's centroid above which a query joins it (paraphrases measured
@@ -79,7 +80,7 @@ def build_report(store: Store, searcher: Searcher | None, period: Period,
         kept = {s["id"] for s in rows["searches"]}
         rows["feedback"] = [f for f in rows["feedback"] if f["search_id"] in kept]
         rows["events"] = [e for e in rows["events"] if e["search_id"] in kept]
-    articles = searcher.snapshot.articles if searcher else {}
+    articles: Mapping[str, Article] = searcher.snapshot.articles if searcher else {}
     tables = {
         "per_day": _per_day(rows["searches"]),
         "top_queries": _top_queries(rows["searches"]),
@@ -193,7 +194,7 @@ def _nearest_article(searcher: Searcher, vector: np.ndarray[Any, Any]) -> Any:
     return searcher.snapshot.articles[searcher.snapshot.chunks[int(ids[0])].article_id]
 
 
-def _helpfulness(votes: list[dict[str, Any]], articles: dict[str, Any]) -> Table:
+def _helpfulness(votes: list[dict[str, Any]], articles: Mapping[str, Article]) -> Table:
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for vote in votes:
         tally[vote["article_id"]][0] += int(vote["helpful"])
@@ -209,7 +210,7 @@ def _helpfulness(votes: list[dict[str, Any]], articles: dict[str, Any]) -> Table
 
 
 def _use(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
-         articles: dict[str, Any]) -> Table:
+         articles: Mapping[str, Article]) -> Table:
     shown = Counter(r["article_id"] for s in found for r in s["results"])
     actions: dict[str, Counter[str]] = defaultdict(Counter)
     for click in clicks:
@@ -225,7 +226,7 @@ def _use(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
 
 
 def _never_used(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
-                articles: dict[str, Any]) -> Table:
+                articles: Mapping[str, Article]) -> Table:
     touched = {r["article_id"] for s in found for r in s["results"]}
     touched |= {c["article_id"] for c in clicks}
     table = Table(["article_id", "title", "lang", "owner"])
@@ -235,7 +236,7 @@ def _never_used(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
     return table
 
 
-def _stale(articles: dict[str, Any], today: date) -> Table:
+def _stale(articles: Mapping[str, Article], today: date) -> Table:
     table = Table(["article_id", "title", "owner", "verified", "review_every_days",
                    "overdue_days"])
     overdue = [(article.overdue_days(today), article) for article in articles.values()

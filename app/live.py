@@ -48,9 +48,10 @@ class LiveIndex:
             SnapshotError: it cannot be read.
             ModelMismatch: it was built with another model.
         """
-        # The heap is frozen after each load: a snapshot is hundreds of thousands of
-        # long-lived objects, and every full collection walked them all (at 10k chunks, one
-        # search in ~1,000 stalled 100–130 ms). So the snapshot replaced must be freed by
+        # The heap is frozen after each load: a snapshot is tens of thousands of long-lived
+        # objects (~60k at 20k chunks: its vocabulary and tables; records stay bytes until
+        # read), and every full collection walked them all (at 10k chunks, when records
+        # were objects, one search in ~1,000 stalled 100–130 ms). So the snapshot replaced must be freed by
         # reference counting alone: a Searcher holds no reference cycles (see method_cache).
         # A load collects only the unfrozen part, and pauses automatic collections while it
         # reads, which walked the new objects again and again (a fifth of the load at 10k

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,7 @@ from app.snippet import NOT_HIGHLIGHTED, collapse_space, matched_positions, snip
 from indexer.analyze import Analyzer, Word, method_cache, normalize
 from indexer.embed import Encoder
 from indexer.errors import ModelMismatch
-from indexer.records import Article, Audience, Hit
+from indexer.records import Audience, Chunk, Hit
 from indexer.snapshot import Snapshot
 
 
@@ -95,18 +96,20 @@ class Searcher:
         self.encoder = encoder
         self.config = config
         self.analyzer = analyzer or Analyzer()
-        self._articles: list[Article] = list(snapshot.articles.values())
-        position = {a.id: i for i, a in enumerate(self._articles)}
+        # Articles and chunks by position; a record is decoded when a search first reads it.
+        self._articles = snapshot.articles.records
+        self._article_ids: list[str] = snapshot.articles.columns["id"]
         # Chunk position → article position, as an array (to index masks) and a list (one
         # lookup at a time, where a numpy scalar costs ten times as much).
-        self._article_of = [position[c.article_id] for c in snapshot.chunks]
-        self._chunk_article = np.array(self._article_of, dtype=np.int32)
-        self._chunks_of: dict[int, list[int]] = {}
-        for chunk_index, article_index in enumerate(self._article_of):
-            self._chunks_of.setdefault(article_index, []).append(chunk_index)
-        self._facets = _facet_index(self._articles)
+        self._chunk_article = snapshot.chunk_articles
+        self._article_of: list[int] = self._chunk_article.tolist()
+        # Each article's chunks: chunk positions sorted by article, and where each run starts.
+        self._by_article = np.argsort(self._chunk_article, kind="stable")
+        self._article_starts: list[int] = np.searchsorted(
+            self._chunk_article[self._by_article], np.arange(len(self._articles) + 1)).tolist()
+        self._facets = _facet_index(snapshot.articles.columns)
         self._languages = tuple(sorted(snapshot.lexical.vocab_by_lang))
-        self._translations = _translation_groups(self._articles)
+        self._translations = _translation_groups(snapshot.articles.columns)
         # Words of recently shown chunks (for snippets): popular articles come back in many
         # searches, and analyzing a chunk costs more than the rest of building its hit.
         self._chunk_words = method_cache(self._analyze_chunk, 4096)
@@ -167,7 +170,7 @@ class Searcher:
     def _boost(self, articles: dict[int, float], priors: Mapping[str, float],
                scale: float) -> None:
         for index in articles:
-            prior = priors.get(self._articles[index].id)
+            prior = priors.get(self._article_ids[index])
             if prior is not None:
                 articles[index] += self.config.feedback_boost * scale * (2 * prior - 1)
 
@@ -192,7 +195,7 @@ class Searcher:
                              ("product", filters.product), ("audience", filters.audience)):
             if not values:
                 continue
-            field_mask = np.zeros(len(self._articles), dtype=bool)
+            field_mask = np.zeros(len(self._article_ids), dtype=bool)
             for value in values:
                 field_mask[self._facets[name].get(str(value), [])] = True
             allowed = field_mask if allowed is None else allowed & field_mask
@@ -251,7 +254,16 @@ class Searcher:
         def fused(chunk: int) -> tuple[float, int]:
             return sum(w / (k + ranks[chunk]) for ranks, w in positions if chunk in ranks), -chunk
 
-        return [max(self._chunks_of[a], key=fused) for a in articles]
+        return [max(self._chunks_of(a), key=fused) for a in articles]
+
+    def _chunks_of(self, article_index: int) -> list[int]:
+        start, end = self._article_starts[article_index:article_index + 2]
+        return self._by_article[start:end].tolist()  # type: ignore[no-any-return]
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        """The chunks of one article, in order."""
+        chunks = self.snapshot.chunks
+        return [chunks[c] for c in self._chunks_of(self.snapshot.articles.row(article_id))]
 
     def _highlight_terms(self, query: _Query) -> frozenset[str]:
         """Terms of the query's words, function words ("how", "jak", "и", "از") left out."""
@@ -279,7 +291,7 @@ class Searcher:
     def _evidence(self, query: _Query, best_chunks: list[int],
                   similarity: dict[int, float]) -> Evidence:
         article_index = self._article_of[best_chunks[0]]
-        chunks = self._chunks_of[article_index]
+        chunks = self._chunks_of(article_index)
         sims = [similarity[c] for c in chunks if c in similarity]
         dense = max(sims) if sims else (min(similarity.values()) if similarity else None)
         return Evidence(dense, self._coverage(query, np.asarray(chunks)))
@@ -336,23 +348,26 @@ def check_model(snapshot: Snapshot, encoder: Encoder) -> None:
             "rebuild the index or set DESKMATE_PASSAGE_PROMPT to match")
 
 
-def _facet_index(articles: Sequence[Article]) -> dict[str, dict[str, list[int]]]:
+def _facet_index(columns: Mapping[str, list[Any]]) -> dict[str, dict[str, list[int]]]:
+    """Field → value → positions of the articles with it (``columns`` of the store)."""
     facets: dict[str, dict[str, list[int]]] = {"lang": {}, "tags": {}, "product": {},
                                                "audience": {}}
-    for index, article in enumerate(articles):
-        facets["lang"].setdefault(article.lang, []).append(index)
-        facets["audience"].setdefault(article.audience.value, []).append(index)
-        if article.product:
-            facets["product"].setdefault(article.product, []).append(index)
-        for tag in article.tags:
+    rows = zip(columns["lang"], columns["audience"], columns["product"], columns["tags"],
+               strict=True)
+    for index, (lang, audience, product, tags) in enumerate(rows):
+        facets["lang"].setdefault(lang, []).append(index)
+        facets["audience"].setdefault(audience, []).append(index)
+        if product:
+            facets["product"].setdefault(product, []).append(index)
+        for tag in tags:
             facets["tags"].setdefault(tag, []).append(index)
     return facets
 
 
-def _translation_groups(articles: Sequence[Article]) -> dict[str, dict[str, str]]:
+def _translation_groups(columns: Mapping[str, list[Any]]) -> dict[str, dict[str, str]]:
     """Original id → {language: article id} for every original and its translations."""
     groups: dict[str, dict[str, str]] = {}
-    for article in sorted(articles, key=lambda a: a.translation_of is not None):
-        root = article.translation_of or article.id
-        groups.setdefault(root, {}).setdefault(article.lang, article.id)
+    rows = zip(columns["id"], columns["lang"], columns["translation_of"], strict=True)
+    for article_id, lang, original in sorted(rows, key=lambda row: row[2] is not None):
+        groups.setdefault(original or article_id, {}).setdefault(lang, article_id)
     return groups

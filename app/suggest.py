@@ -331,7 +331,7 @@ class _Picker:
         for hit in hits:
             if self._allowed(article, hit.chunk):
                 return hit.chunk, hit.snippet, hit.highlights
-        allowed = [c for c in chunks_of(self.searcher, article.id) if self._allowed(article, c)]
+        allowed = [c for c in self.searcher.chunks_of(article.id) if self._allowed(article, c)]
         if not allowed:
             return None
         # Most ticket words first; then (a translation in another script shares none) the
@@ -357,7 +357,7 @@ class _Picker:
 
 def _relative_place(searcher: Searcher, chunk: Chunk) -> float:
     """Where a chunk sits in its article, from 0 (first) to 1 (last)."""
-    return chunk.position / max(1, len(chunks_of(searcher, chunk.article_id)) - 1)
+    return chunk.position / max(1, len(searcher.chunks_of(chunk.article_id)) - 1)
 
 
 def _version_in(versions: dict[str, str], lang: str) -> str | None:
@@ -376,18 +376,3 @@ def _matched_words(snippet: str, highlights: Iterable[tuple[int, int]]) -> tuple
     return tuple(seen.values())
 
 
-_CHUNKS: dict[tuple[str, int], dict[str, list[Chunk]]] = {}
-
-
-def chunks_of(searcher: Searcher, article_id: str) -> list[Chunk]:
-    """The chunks of one article in order (indexed once per snapshot)."""
-    snapshot = searcher.snapshot
-    key = (snapshot.version, id(snapshot))
-    index = _CHUNKS.get(key)
-    if index is None:
-        index = {}
-        for chunk in snapshot.chunks:
-            index.setdefault(chunk.article_id, []).append(chunk)
-        _CHUNKS.clear()  # only the live snapshot's index is worth keeping
-        _CHUNKS[key] = index
-    return index.get(article_id, [])

@@ -187,8 +187,9 @@ class _Build:
         dense = DenseIndex.build(vectors, exact_max=self.options.dense_exact_max)
         dense.save(staged)
         lexical.save(staged)
-        snapshot.write_lines(staged, (e.lines[0] for e in entries),
-                             (line for e in entries for line in e.lines[1]))
+        snapshot.write_records(staged, articles, chunks,
+                               ([e.lines[0] for e in entries if e.article is not None],
+                                [line for e in entries for line in e.lines[1]]))
         seconds = time.perf_counter() - started
         version = staged.name.removeprefix(snapshot.STAGING_PREFIX)
         snapshot.write_manifest(staged, _manifest(version, self.encoder, articles, langs,

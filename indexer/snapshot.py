@@ -4,23 +4,34 @@ Layout of an index directory::
 
     CURRENT                   name of the published snapshot (replaced atomically)
     snapshots/<version>/      manifest.json (written last), dense.faiss, bm25/,
-                              languages.json, chunks.jsonl, articles.jsonl
+                              languages.json, chunks.jsonl, articles.jsonl, records.json
+                              (their digests and the article fields the searcher indexes),
+                              chunk_articles.npy (each chunk's article, as its row)
     snapshots/.staging-*/     builds in progress or interrupted (never read)
+
+The service loads the record stores as bytes and decodes a record when it is first read
+(see `Records`): a search reads about ten of them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from indexer.analyze import method_cache
 from indexer.dense import DenseIndex
 from indexer.errors import SnapshotError
 from indexer.lexical import LexicalIndex
@@ -28,11 +39,78 @@ from indexer.records import Article, Audience, Chunk, Section
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-"""Bumped when the files change: 2 added the BM25 lists in impact order."""
+FORMAT_VERSION = 3
+"""Bumped when the files change: 2 added the BM25 lists in impact order, 3 the record
+index (records.json, chunk_articles.npy)."""
 POINTER = "CURRENT"
 SNAPSHOTS = "snapshots"
 STAGING_PREFIX = ".staging-"
+ARTICLES, CHUNKS = "articles.jsonl", "chunks.jsonl"
+COLUMNS = ("id", "lang", "tags", "product", "audience", "translation_of")
+"""Article fields in records.json: what the searcher indexes for every article at load."""
+CACHED_RECORDS = 4096
+"""Decoded records kept per store: popular articles come back in many searches."""
+
+T = TypeVar("T")
+
+
+class Records(Sequence[T], Generic[T]):
+    """The records of a JSON-lines store, kept as its bytes and decoded on first read.
+
+    Decoding every record at load held the GIL ~150 ms at 10k chunks (searches in flight
+    waited for it) and would take ~15 s at 1M chunks; the bytes take less memory than the
+    objects too. Decoded records are cached (``CACHED_RECORDS``).
+    """
+
+    def __init__(self, data: bytes, decode: Callable[[dict[str, Any]], T]) -> None:
+        # JSON escapes a newline inside a string, and UTF-8 never has the byte elsewhere.
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+        self._data = memoryview(data)
+        self._bounds = np.concatenate(([0], ends + 1))
+        self._decode = decode
+        self._cached = method_cache(self._record, CACHED_RECORDS)
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._cached(i) for i in range(len(self))[index]]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"record {index} of {len(self)}")
+        return self._cached(index % len(self))
+
+    def _record(self, index: int) -> T:
+        return self._decode(orjson.loads(self._data[self._bounds[index]:self._bounds[index + 1]]))
+
+
+class ArticleStore(Mapping[str, Article]):
+    """Articles by id, decoded on first read; ``columns`` holds the indexed fields of all."""
+
+    def __init__(self, records: Records[Article], columns: dict[str, list[Any]]) -> None:
+        self.records = records
+        self.columns = columns
+        self._rows = {article_id: row for row, article_id in enumerate(columns["id"])}
+
+    def __getitem__(self, article_id: str) -> Article:
+        return self.records[self._rows[article_id]]
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns["id"])
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def row(self, article_id: str) -> int:
+        """Position of the article in the store (and in ``columns``)."""
+        return self._rows[article_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +120,10 @@ class Snapshot:
     version: str
     path: Path
     manifest: dict[str, Any]
-    articles: dict[str, Article]
-    chunks: list[Chunk]
+    articles: ArticleStore
+    chunks: Records[Chunk]
+    chunk_articles: npt.NDArray[np.int32]
+    """Row in ``articles`` of each chunk's article."""
     dense: DenseIndex
     lexical: LexicalIndex
 
@@ -61,15 +141,30 @@ def staging_dir(index_dir: Path, version: str) -> Path:
     return path
 
 
-def write_records(directory: Path, articles: list[Article], chunks: list[Chunk]) -> None:
-    """Write the chunk store and article store (JSON lines, no pickle)."""
-    write_lines(directory, [article_line(a) for a in articles], [chunk_line(c) for c in chunks])
+def write_records(directory: Path, articles: Sequence[Article], chunks: Sequence[Chunk],
+                  lines: tuple[Sequence[str], Sequence[str]] | None = None) -> None:
+    """Write the article and chunk stores (JSON lines, no pickle) and their index.
+
+    ``lines`` are the records already serialized, in the same order (a long-lived builder
+    keeps them per file).
+    """
+    article_lines, chunk_lines = lines or ([article_line(a) for a in articles],
+                                           [chunk_line(c) for c in chunks])
+    digests = {}
+    for name, part in ((ARTICLES, article_lines), (CHUNKS, chunk_lines)):
+        data = "".join(part).encode("utf-8")
+        (directory / name).write_bytes(data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    rows = {article.id: row for row, article in enumerate(articles)}
+    np.save(directory / "chunk_articles.npy",
+            np.array([rows[c.article_id] for c in chunks], dtype=np.int32))
+    columns = {name: [_column_value(getattr(a, name)) for a in articles] for name in COLUMNS}
+    index = {"sha256": digests, "articles": columns}
+    (directory / "records.json").write_text(json.dumps(index, ensure_ascii=False), "utf-8")
 
 
-def write_lines(directory: Path, article_lines: Iterable[str], chunk_lines: Iterable[str]) -> None:
-    """Write already serialized records (a long-lived builder keeps them per file)."""
-    (directory / "articles.jsonl").write_text("".join(article_lines), encoding="utf-8")
-    (directory / "chunks.jsonl").write_text("".join(chunk_lines), encoding="utf-8")
+def _column_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def article_line(article: Article) -> str:
@@ -175,48 +270,63 @@ def load_snapshot(index_dir: Path, version: str | None = None) -> Snapshot:
     path = index_dir / SNAPSHOTS / version
     try:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
-        articles = [_article_from(json.loads(line)) for line in _lines(path / "articles.jsonl")]
-        chunks = [_chunk_from(json.loads(line)) for line in _lines(path / "chunks.jsonl")]
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise SnapshotError(
+                f"snapshot {version} has format {manifest.get('format_version')}, this "
+                f"Deskmate reads format {FORMAT_VERSION}; rebuild with `deskmate index build`")
+        articles, chunks, chunk_articles = _load_records(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SnapshotError(f"snapshot {version} in {index_dir} is unreadable: {exc}") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise SnapshotError(
-            f"snapshot {version} has format {manifest.get('format_version')}, this Deskmate "
-            f"reads format {FORMAT_VERSION}; rebuild with `deskmate index build`"
-        )
     dense, lexical = DenseIndex.load(path), LexicalIndex.load(path)
-    if not dense.size == lexical.size == len(chunks):
+    if not dense.size == lexical.size == len(chunks) == len(chunk_articles):
         raise SnapshotError(
             f"snapshot {version} is inconsistent: {dense.size} vectors, {lexical.size} "
             f"BM25 documents, {len(chunks)} chunks; rebuild it"
         )
-    return Snapshot(version, path, manifest, {a.id: a for a in articles}, chunks, dense, lexical)
+    return Snapshot(version, path, manifest, articles, chunks, chunk_articles, dense, lexical)
 
 
-def _lines(path: Path) -> Iterator[str]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield line
+def _load_records(path: Path) -> tuple[ArticleStore, Records[Chunk], npt.NDArray[np.int32]]:
+    """The stores, checked whole here, since their records are decoded only when read.
+
+    Raises:
+        ValueError: a store does not match its digest or the index.
+    """
+    index = json.loads((path / "records.json").read_text("utf-8"))
+    data = {}
+    for name in (ARTICLES, CHUNKS):
+        data[name] = (path / name).read_bytes()
+        if hashlib.sha256(data[name]).hexdigest() != index["sha256"][name]:
+            raise ValueError(f"{name} does not match its digest in records.json")
+    articles = Records(data[ARTICLES], _article_from)
+    columns = index["articles"]
+    chunk_articles = np.load(path / "chunk_articles.npy")
+    if any(len(columns[name]) != len(articles) for name in COLUMNS) or (
+            len(chunk_articles) and not 0 <= chunk_articles.min() <= chunk_articles.max()
+            < len(articles)):
+        raise ValueError("records.json or chunk_articles.npy does not match articles.jsonl")
+    return (ArticleStore(articles, columns), Records(data[CHUNKS], _chunk_from),
+            chunk_articles.astype(np.int32, copy=False))
 
 
 def _article_from(record: dict[str, Any]) -> Article:
-    sections = tuple(
-        Section(s["anchor"], tuple(s["heading_path"]), s["level"], s["text"])
-        for s in record.pop("sections")
+    # Positional and without dict merges: a search decodes the articles it shows.
+    updated, verified = record["updated"], record["verified"]
+    return Article(
+        record["id"], record["path"], record["title"], record["lang"], tuple(record["tags"]),
+        record["product"], Audience(record["audience"]), record["owner"],
+        date.fromisoformat(updated) if updated else None,
+        date.fromisoformat(verified) if verified else None,
+        record["review_every_days"], record["translation_of"],
+        tuple(record["internal_sections"]), record["markdown"],
+        tuple([Section(s["anchor"], tuple(s["heading_path"]), s["level"], s["text"])
+               for s in record["sections"]]),
     )
-    dates = {k: date.fromisoformat(record[k]) if record[k] else None for k in ("updated", "verified")}
-    typed = {
-        "sections": sections,
-        "tags": tuple(record["tags"]),
-        "internal_sections": tuple(record["internal_sections"]),
-        "audience": Audience(record["audience"]),
-    }
-    return Article(**{**record, **dates, **typed})
 
 
 def _chunk_from(record: dict[str, Any]) -> Chunk:
-    return Chunk(**{**record, "heading_path": tuple(record["heading_path"])})
+    return Chunk(record["id"], record["article_id"], record["anchor"],
+                 tuple(record["heading_path"]), record["text"], record["position"])
 
 
 def _fsync_tree(root: Path) -> None:

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from app.search import Filters, Mode, Searcher
+from app.search import Filters, Mode, SearchConfig, Searcher
+from indexer import snapshot
+from indexer.analyze import Analyzer
+from indexer.dense import DenseIndex
+from indexer.embed import Encoder
 from indexer.errors import ModelMismatch
-from indexer.records import Audience
+from indexer.lexical import LexicalIndex
+from indexer.parse import parse_article
+from indexer.records import Audience, Chunk
 
 TODAY = date(2026, 11, 23)
 
@@ -125,6 +133,28 @@ def test_a_snapshot_from_another_model_is_refused(searcher: Searcher) -> None:
     other = dataclasses.replace(searcher.snapshot, manifest=manifest)
     with pytest.raises(ModelMismatch, match="built with model 'intfloat/multilingual-e5-small'"):
         Searcher(other, searcher.encoder, searcher.config)
+
+
+def test_an_articles_chunks_are_found_wherever_the_store_holds_them(tmp_path: Path,
+                                                                   encoder: Encoder) -> None:
+    articles = [parse_article(f"# {title}\n\ntext\n", default_id=title.lower(), default_lang="en",
+                              path=f"{title}.md") for title in ("Alpha", "Beta")]
+    chunks = [Chunk("alpha#a:0", "alpha", "a", ("Alpha",), "reset the router", 0),
+              Chunk("beta#b:0", "beta", "b", ("Beta",), "refund policy", 0),
+              Chunk("alpha#c:0", "alpha", "c", ("Alpha", "Lights"), "blinking lights", 1)]
+    version = snapshot.new_version()
+    staged = snapshot.staging_dir(tmp_path, version)
+    DenseIndex.build(np.eye(3, encoder.dimension, dtype=np.float32)).save(staged)
+    LexicalIndex.from_texts([c.embed_text for c in chunks], ["en"] * 3, Analyzer()).save(staged)
+    snapshot.write_records(staged, articles, chunks)
+    snapshot.write_manifest(staged, {"model": {"id": encoder.model_id,
+                                               "passage_prompt": encoder.spec.passage_prompt}})
+    snapshot.publish(tmp_path, staged, keep=1)
+    searcher = Searcher(snapshot.load_snapshot(tmp_path), encoder, SearchConfig())
+    assert searcher.chunks_of("alpha") == [chunks[0], chunks[2]]
+    assert searcher.chunks_of("beta") == [chunks[1]]
+    hit, = searcher.search("blinking lights", k=1, mode=Mode.LEXICAL).hits
+    assert (hit.article.id, hit.chunk) == ("alpha", chunks[2])
 
 
 def test_language_weights_decide_whether_dense_is_fused(searcher: Searcher) -> None:

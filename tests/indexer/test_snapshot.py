@@ -78,3 +78,47 @@ def test_a_snapshot_of_another_format_is_refused(tmp_path: Path) -> None:
     (published / "manifest.json").write_text('{"format_version": 0}')
     with pytest.raises(SnapshotError, match="rebuild with"):
         snapshot.load_snapshot(tmp_path)
+
+
+def test_records_are_decoded_when_first_read_and_then_kept() -> None:
+    decoded: list[int] = []
+
+    def decode(record: dict[str, int]) -> int:
+        decoded.append(record["n"])
+        return record["n"]
+
+    records = snapshot.Records(b'{"n": 0}\n{"n": 1}\n{"n": 2}\n', decode)
+    assert len(records) == 3 and decoded == []
+    assert records[1] == records[1] == 1 and records[-1] == 2 and records[:2] == [0, 1]
+    assert decoded == [1, 2, 0]
+    assert list(records) == [0, 1, 2]
+    with pytest.raises(IndexError):
+        records[3]
+
+
+def test_records_keep_any_script_and_line_breaks_in_text(tmp_path: Path) -> None:
+    staged = stage(tmp_path, "First")
+    article = parse_article(
+        "---\nid: fa\nlang: fa\ntags: [billing]\nproduct: app\naudience: internal\n"
+        "owner: team\nupdated: 2026-11-01\nverified: 2026-11-02\nreview_every_days: 90\n"
+        "translation_of: refunds\ninternal_sections: [notes]\n---\n"
+        "# بازپرداخت\n\nвозврат\nzwrot\n\n## Notes\n\nsecret\n", default_id="x", default_lang="en",
+        path="fa.md")
+    assert article.verified and article.internal_sections and len(article.sections) == 2
+    chunks = [Chunk("fa#x:0", "fa", "x", ("بازپرداخت",), "возврат\nzwrot\u2028", 0)]
+    snapshot.write_records(staged, [article], chunks)
+    snapshot.publish(tmp_path, staged, keep=3)
+    loaded = snapshot.load_snapshot(tmp_path)
+    assert loaded.articles["fa"] == article and list(loaded.articles) == ["fa"]
+    assert list(loaded.chunks) == chunks and loaded.chunk_articles.tolist() == [0]
+    assert loaded.articles.columns["lang"] == ["fa"]
+
+
+@pytest.mark.parametrize("store", ["chunks.jsonl", "articles.jsonl"])
+def test_a_store_that_does_not_match_its_digest_is_refused_at_load(tmp_path: Path,
+                                                                    store: str) -> None:
+    published = snapshot.publish(tmp_path, stage(tmp_path, "Old"), keep=3)
+    path = published / store
+    path.write_bytes(path.read_bytes().replace(b"body", b"bodY"))
+    with pytest.raises(SnapshotError, match=f"{store} does not match its digest"):
+        snapshot.load_snapshot(tmp_path)
