@@ -9,8 +9,8 @@ Layout of an index directory::
                               chunk_articles.npy (each chunk's article, as its row)
     snapshots/.staging-*/     builds in progress or interrupted (never read)
 
-The service loads the record stores as bytes and decodes a record when it is first read
-(see `Records`): a search reads about ten of them.
+The service maps the record stores and decodes a record when it is first read (see
+`Records`): a search reads about ten of them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import secrets
 import shutil
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,9 @@ from indexer.dense import DenseIndex
 from indexer.errors import SnapshotError
 from indexer.lexical import LexicalIndex
 from indexer.records import Article, Audience, Chunk, Section
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +59,18 @@ T = TypeVar("T")
 
 
 class Records(Sequence[T], Generic[T]):
-    """The records of a JSON-lines store, kept as its bytes and decoded on first read.
+    """The records of a JSON-lines store, mapped from its file and decoded on first read.
 
     Decoding every record at load held the GIL ~150 ms at 10k chunks (searches in flight
-    waited for it) and would take ~15 s at 1M chunks; the bytes take less memory than the
-    objects too. Decoded records are cached (``CACHED_RECORDS``).
+    waited for it) and would take ~15 s at 1M chunks. Mapped, the store costs memory only
+    for the pages searches read, and the kernel may drop those again. Decoded records are
+    cached (``CACHED_RECORDS``). Open one with `open_records`.
     """
 
-    def __init__(self, data: bytes, decode: Callable[[dict[str, Any]], T]) -> None:
-        # JSON escapes a newline inside a string, and UTF-8 never has the byte elsewhere.
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+    def __init__(self, data: Buffer, bounds: npt.NDArray[np.int64],
+                 decode: Callable[[dict[str, Any]], T]) -> None:
         self._data = memoryview(data)
-        self._bounds = np.concatenate(([0], ends + 1))
+        self._bounds = bounds
         self._decode = decode
         self._cached = method_cache(self._record, CACHED_RECORDS)
 
@@ -293,20 +297,36 @@ def _load_records(path: Path) -> tuple[ArticleStore, Records[Chunk], npt.NDArray
         ValueError: a store does not match its digest or the index.
     """
     index = json.loads((path / "records.json").read_text("utf-8"))
-    data = {}
-    for name in (ARTICLES, CHUNKS):
-        data[name] = (path / name).read_bytes()
-        if hashlib.sha256(data[name]).hexdigest() != index["sha256"][name]:
-            raise ValueError(f"{name} does not match its digest in records.json")
-    articles = Records(data[ARTICLES], _article_from)
+    articles = open_records(path / ARTICLES, index["sha256"][ARTICLES], _article_from)
     columns = index["articles"]
     chunk_articles = np.load(path / "chunk_articles.npy")
     if any(len(columns[name]) != len(articles) for name in COLUMNS) or (
             len(chunk_articles) and not 0 <= chunk_articles.min() <= chunk_articles.max()
             < len(articles)):
         raise ValueError("records.json or chunk_articles.npy does not match articles.jsonl")
-    return (ArticleStore(articles, columns), Records(data[CHUNKS], _chunk_from),
+    return (ArticleStore(articles, columns),
+            open_records(path / CHUNKS, index["sha256"][CHUNKS], _chunk_from),
             chunk_articles.astype(np.int32, copy=False))
+
+
+def open_records(path: Path, sha256: str, decode: Callable[[dict[str, Any]], T]) -> Records[T]:
+    """Map a JSON-lines store after one pass over its file (outside the GIL, mostly) that
+    checks its digest and finds where each line ends.
+
+    Raises:
+        ValueError: the file does not match ``sha256``.
+    """
+    digest, ends, size = hashlib.sha256(), [], 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            # JSON escapes a newline inside a string; UTF-8 has the byte nowhere else.
+            ends.append(np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A) + size)
+            size += len(block)
+        if digest.hexdigest() != sha256:
+            raise ValueError(f"{path.name} does not match its digest in records.json")
+        data: Buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    return Records(data, np.concatenate([[0], *(e + 1 for e in ends)]).astype(np.int64), decode)
 
 
 def _article_from(record: dict[str, Any]) -> Article:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -80,20 +82,31 @@ def test_a_snapshot_of_another_format_is_refused(tmp_path: Path) -> None:
         snapshot.load_snapshot(tmp_path)
 
 
-def test_records_are_decoded_when_first_read_and_then_kept() -> None:
+def test_records_are_decoded_when_first_read_and_then_kept(tmp_path: Path) -> None:
     decoded: list[int] = []
 
     def decode(record: dict[str, int]) -> int:
         decoded.append(record["n"])
         return record["n"]
 
-    records = snapshot.Records(b'{"n": 0}\n{"n": 1}\n{"n": 2}\n', decode)
+    data = b'{"n": 0}\n{"n": 1}\n{"n": 2}\n'
+    (tmp_path / "n.jsonl").write_bytes(data)
+    records = snapshot.open_records(tmp_path / "n.jsonl", hashlib.sha256(data).hexdigest(), decode)
     assert len(records) == 3 and decoded == []
     assert records[1] == records[1] == 1 and records[-1] == 2 and records[:2] == [0, 1]
     assert decoded == [1, 2, 0]
     assert list(records) == [0, 1, 2]
     with pytest.raises(IndexError):
         records[3]
+
+
+def test_records_are_found_across_the_blocks_a_store_is_read_in(tmp_path: Path) -> None:
+    data = "".join(json.dumps({"n": n, "text": "ż" * (n % 997)}) + "\n" for n in range(5000))
+    (tmp_path / "n.jsonl").write_text(data, "utf-8")
+    digest = hashlib.sha256(data.encode()).hexdigest()
+    records = snapshot.open_records(tmp_path / "n.jsonl", digest, lambda r: r)
+    assert len(data.encode()) > 3 * 2**20 and len(records) == 5000
+    assert all(records[n] == {"n": n, "text": "ż" * (n % 997)} for n in range(0, 5000, 7))
 
 
 def test_records_keep_any_script_and_line_breaks_in_text(tmp_path: Path) -> None:
