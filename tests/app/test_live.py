@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 from collections.abc import Iterator
 
@@ -27,11 +28,22 @@ def live(deployment: Deployment, encoder: Encoder) -> Iterator[LiveIndex]:
 
 
 def test_a_load_freezes_the_snapshot_and_frees_the_one_it_replaces(live: LiveIndex) -> None:
+    gc.unfreeze()
+    gc.collect()  # what earlier tests left, which the first load would collect
+    stores = _open_stores()  # other searchers' in this session
     first = weakref.ref(live.load())
     assert gc.get_freeze_count() > 0  # full collections no longer walk the snapshot
+    assert _open_stores() == stores + 2  # articles.jsonl and chunks.jsonl, read when needed
     second = live.load()
     assert first() is None
     assert live.searcher is second
+    assert _open_stores() == stores + 2  # the replaced snapshot's were closed
+
+
+def _open_stores() -> int:
+    targets = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+               if os.path.exists(f"/proc/self/fd/{fd}")]
+    return sum(target.endswith(".jsonl") for target in targets)
 
 
 def test_a_load_builds_the_typo_table_before_the_snapshot_goes_live(live: LiveIndex) -> None:
