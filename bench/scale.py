@@ -8,14 +8,16 @@ Per size, in two child processes (so the serving memory is not the build's):
   embeddings) and BM25 term ids (20–60, mean 40, Zipf-distributed terms per chunk from
   200k), built
   with the real `DenseIndex.build` (exact below DESKMATE_DENSE_EXACT_MAX, IVF above) and
-  `LexicalIndex.from_term_ids`, saved like a snapshot; the exact top 10 of every query
-  is computed by brute force for recall.
-* serve: loads both indexes as the service does, loads the real encoder (ONNX int8, one
-  thread), and times per query: encoding a real query text, the dense top 100 for a
-  synthetic query vector, the BM25 top 100 for 1–4 synthetic terms. Prints p50s, recall@10
-  against exact search, and the process's RSS.
+  `LexicalIndex.from_term_ids`; synthetic articles (5 chunks each, ~2 KB of Markdown) and
+  chunks (~450 characters) written by the real `write_records`; published as a snapshot.
+  The exact top 10 of every query is computed by brute force for recall.
+* serve: loads the snapshot with `load_snapshot` as the service does, loads the real
+  encoder (ONNX int8, one thread), and times per query: encoding a real query text, the
+  dense top 100 for a synthetic query vector, the BM25 top 100 for 1–4 synthetic terms, and
+  reading the top 5 chunks and their articles as hits do. Prints p50s, recall@10 against
+  exact search, the load time and the process's RSS.
 
-Goals at 1M: p50 ≤ 30 ms (encode + dense + BM25), RSS ≤ 2.5 GB, recall@10 ≥ 0.98;
+Goals at 1M: p50 ≤ 30 ms (encode + dense + BM25 + records), RSS ≤ 2.5 GB, recall@10 ≥ 0.98;
 BM25 sub-millisecond at 100k.
 """
 
@@ -39,8 +41,13 @@ from bench.common import machine, percentiles, rss_mb, varied_queries  # noqa: E
 from indexer.dense import EXACT_MAX, DenseIndex  # noqa: E402
 from indexer.embed import ModelSpec, load_encoder  # noqa: E402
 from indexer.lexical import LexicalIndex  # noqa: E402
+from indexer.records import Article, Audience, Chunk, Section  # noqa: E402
+from indexer.snapshot import load_snapshot, point_to, write_manifest, write_records  # noqa: E402
 
 DIMENSION, RANK, VOCAB, TERMS_PER_CHUNK, CANDIDATES = 384, 48, 200_000, 40, 100
+CHUNKS_PER_ARTICLE, HITS, VERSION = 5, 5, "synthetic"
+WORDS = [a + b for a in ("ka", "lo", "mi", "pe", "quo", "ren", "sa", "tol", "um", "vo")
+         for b in ("bra", "cer", "dor", "fi", "gri", "nul", "tas", "wi", "zen", "ex")]
 
 
 def synthetic_vectors(count: int, seed: int = 0, block: int = 100_000) -> npt.NDArray[np.float32]:
@@ -82,7 +89,9 @@ def build(size: int, queries: int, folder: Path) -> None:
     started = time.perf_counter()
     dense = DenseIndex.build(vectors, exact_max=EXACT_MAX)
     dense_seconds = time.perf_counter() - started
-    dense.save(folder)
+    snapshot = folder / "snapshots" / VERSION
+    snapshot.mkdir(parents=True)
+    dense.save(snapshot)
     described = dense.describe()
     del vectors, everything, dense
     rng = np.random.default_rng(1)
@@ -94,23 +103,49 @@ def build(size: int, queries: int, folder: Path) -> None:
     lexical = LexicalIndex.from_term_ids(np.split(ids, np.cumsum(lengths)[:-1]),
                                          [f"t{i}" for i in range(VOCAB)], ["en"] * size)
     lexical_seconds = time.perf_counter() - started
-    lexical.save(folder)
+    lexical.save(snapshot)
+    del lexical, ids
+    started = time.perf_counter()
+    write_records(snapshot, *synthetic_records(size))
+    records_seconds = time.perf_counter() - started
+    write_manifest(snapshot, {"version": VERSION})
+    point_to(folder, VERSION)
     report = {"generate_s": generated, "dense_build_s": dense_seconds, "bm25_build_s": lexical_seconds,
-              "dense": described, "build_peak_rss_mb": rss_mb()[1]}
+              "records_write_s": records_seconds, "dense": described, "build_peak_rss_mb": rss_mb()[1]}
     (folder / "build.json").write_text(json.dumps(report))
+
+
+def synthetic_records(size: int) -> tuple[list[Article], list[Chunk]]:
+    """Articles of ``CHUNKS_PER_ARTICLE`` chunks, each chunk ~450 characters of words."""
+    rng = np.random.default_rng(4)
+    words = np.array(WORDS)[rng.integers(0, len(WORDS), (size, 70))]
+    texts = [" ".join(row) for row in words.tolist()]
+    articles, chunks = [], []
+    for start in range(0, size, CHUNKS_PER_ARTICLE):
+        article_id, title = f"a{start}", f"Article {start}"
+        body = texts[start:start + CHUNKS_PER_ARTICLE]
+        sections = tuple(Section(f"s{n}", (title, f"Part {n}"), 2, text) for n, text in enumerate(body))
+        markdown = f"# {title}\n\n" + "".join(f"## Part {n}\n\n{text}\n\n" for n, text in enumerate(body))
+        articles.append(Article(article_id, f"{article_id}.md", title, "en", ("synthetic",), "app",
+                                Audience.PUBLIC, None, None, None, None, None, (), markdown, sections))
+        chunks += [Chunk(f"{article_id}#s{n}:0", article_id, f"s{n}", (title, f"Part {n}"), text, n)
+                   for n, text in enumerate(body)]
+    return articles, chunks
 
 
 def serve(size: int, folder: Path) -> None:
     rss_start = rss_mb()[0]  # the interpreter with numpy, FAISS and this script
     started = time.perf_counter()
-    dense, lexical = DenseIndex.load(folder), LexicalIndex.load(folder)
+    snapshot = load_snapshot(folder)
     load_seconds = time.perf_counter() - started
+    dense, lexical = snapshot.dense, snapshot.lexical
     encoder = load_encoder(ModelSpec(threads=1, backend="onnx-int8", model_cache=folder.parent / "models",
                                      query_cache=0))
     query_vectors, exact = np.load(folder / "queries.npy"), np.load(folder / "exact.npy")
     texts = varied_queries(len(query_vectors), seed=3)
     rng = np.random.default_rng(2)
-    timings: dict[str, list[float]] = {"encode": [], "dense": [], "bm25": [], "total": []}
+    timings: dict[str, list[float]] = {"encode": [], "dense": [], "bm25": [], "records": [],
+                                       "total": []}
     hits = 0
     for text, vector, truth in zip(texts, query_vectors, exact, strict=True):
         terms = [f"t{int(t)}" for t in np.minimum(rng.zipf(1.3, rng.integers(1, 5)) - 1, VOCAB - 1)]
@@ -121,7 +156,11 @@ def serve(size: int, folder: Path) -> None:
         t2 = time.perf_counter()
         lexical.top(terms, CANDIDATES)
         t3 = time.perf_counter()
-        for key, value in (("encode", t1 - t0), ("dense", t2 - t1), ("bm25", t3 - t2), ("total", t3 - t0)):
+        for chunk in ids[:HITS].tolist():  # what the hits show
+            snapshot.chunks[chunk], snapshot.articles.records[snapshot.chunk_articles[chunk]]
+        t4 = time.perf_counter()
+        for key, value in (("encode", t1 - t0), ("dense", t2 - t1), ("bm25", t3 - t2),
+                           ("records", t4 - t3), ("total", t4 - t0)):
             timings[key].append(value * 1000)
         hits += len(set(ids[:10].tolist()) & set(truth.tolist()))
     build_report = json.loads((folder / "build.json").read_text())
@@ -167,11 +206,13 @@ def main() -> None:
             print(f"\n[{size:,} chunks] dense {kind}; built in {result['dense_build_s']:.1f} s, BM25 in "
                   f"{result['bm25_build_s']:.1f} s (build peak RSS {result['build_peak_rss_mb']:.0f} MiB)")
             print(f"  query p50: encode {result['encode_p50_ms']:.2f} + dense {result['dense_p50_ms']:.2f} + "
-                  f"BM25 {result['bm25_p50_ms']:.2f} = total {result['total_p50_ms']:.2f} ms "
-                  f"(p99 {result['total_p99_ms']:.2f} ms)")
+                  f"BM25 {result['bm25_p50_ms']:.2f} + records {result['records_p50_ms']:.2f} = total "
+                  f"{result['total_p50_ms']:.2f} ms (p99 {result['total_p99_ms']:.2f} ms)")
             print(f"  dense recall@10 vs exact: {result['recall_at_10']:.3f}")
+            print(f"  records: {size // CHUNKS_PER_ARTICLE:,} articles, written in "
+                  f"{result['records_write_s']:.1f} s")
             print(f"  serving RSS {result['rss_mb']:.0f} MiB (peak {result['rss_peak_mb']:.0f} MiB), "
-                  f"index load {result['load_s']:.1f} s")
+                  f"snapshot load {result['load_s']:.2f} s")
             if size >= 1_000_000:
                 ok = (result["total_p50_ms"] <= 30 and result["rss_mb"] <= 2560
                       and result["recall_at_10"] >= 0.98)
