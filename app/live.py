@@ -49,10 +49,11 @@ class LiveIndex:
             ModelMismatch: it was built with another model.
         """
         # The heap is frozen after each load: a snapshot is tens of thousands of long-lived
-        # objects (~60k at 20k chunks: its vocabulary and tables; records stay bytes until
-        # read), and every full collection walked them all (at 10k chunks, when records
-        # were objects, one search in ~1,000 stalled 100–130 ms). So the snapshot replaced must be freed by
-        # reference counting alone: a Searcher holds no reference cycles (see method_cache).
+        # objects (~60k at 20k chunks: its vocabulary and tables; records stay on disk
+        # until read), and every full collection walked them all (at 10k chunks, when
+        # records were objects, one search in ~1,000 stalled 100–130 ms). So the snapshot
+        # replaced must be freed by reference counting alone: a Searcher holds no
+        # reference cycles (see method_cache).
         # A load collects only the unfrozen part, and pauses automatic collections while it
         # reads, which walked the new objects again and again (a fifth of the load at 10k
         # chunks, holding the GIL 20–45 ms at a time). What was frozen and later died in a
