@@ -265,6 +265,11 @@ class Searcher:
         chunks = self.snapshot.chunks
         return [chunks[c] for c in self._chunks_of(self.snapshot.articles.row(article_id))]
 
+    def chunk_count(self, article_id: str) -> int:
+        """How many chunks one article has (none is read)."""
+        row = self.snapshot.articles.row(article_id)
+        return self._article_starts[row + 1] - self._article_starts[row]
+
     def _highlight_terms(self, query: _Query) -> frozenset[str]:
         """Terms of the query's words, function words ("how", "jak", "и", "از") left out."""
         return frozenset(term for word in query.words

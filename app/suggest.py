@@ -357,7 +357,7 @@ class _Picker:
 
 def _relative_place(searcher: Searcher, chunk: Chunk) -> float:
     """Where a chunk sits in its article, from 0 (first) to 1 (last)."""
-    return chunk.position / max(1, len(searcher.chunks_of(chunk.article_id)) - 1)
+    return chunk.position / max(1, searcher.chunk_count(chunk.article_id) - 1)
 
 
 def _version_in(versions: dict[str, str], lang: str) -> str | None:

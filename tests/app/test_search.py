@@ -153,6 +153,7 @@ def test_an_articles_chunks_are_found_wherever_the_store_holds_them(tmp_path: Pa
     searcher = Searcher(snapshot.load_snapshot(tmp_path), encoder, SearchConfig())
     assert searcher.chunks_of("alpha") == [chunks[0], chunks[2]]
     assert searcher.chunks_of("beta") == [chunks[1]]
+    assert (searcher.chunk_count("alpha"), searcher.chunk_count("beta")) == (2, 1)
     hit, = searcher.search("blinking lights", k=1, mode=Mode.LEXICAL).hits
     assert (hit.article.id, hit.chunk) == ("alpha", chunks[2])
 
