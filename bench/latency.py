@@ -8,9 +8,11 @@ random chunk vectors: only timing matters there):
 1. builds the index, starts `deskmate serve` on 127.0.0.1 and times until /readyz is 200;
 2. sends ``--queries`` distinct varied queries (`GET /v1/search?q=…&k=5`, one keep-alive
    connection) and runs, in this process, the *floor* for the same queries: encode (same
-   backend, 1 thread, no cache) + FAISS top 100 + BM25 top 100, no HTTP; the two alternate
-   in blocks of 25 queries (ABBA order);
-3. prints p50/p95/p99 of both and their ratio, measured in the same run.
+   backend, 1 thread, no cache) + FAISS top 100 + BM25 top 100, no HTTP; and the same
+   queries to the *stack floor* (bench/stack_floor.py: that work behind bare uvicorn and
+   one thread hop, nothing else), to show how much of the gap any service on this stack
+   pays; the three take turns in blocks of 25 queries;
+3. prints p50/p95/p99 of each and their ratios, measured in the same run.
 
 Goals: HTTP p50 ≤ 1.2× the floor (≈ 5.5 ms), p99 ≤ 15 ms; ready ≤ 3 s at 10k chunks.
 """
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +35,14 @@ from bench.common import (  # noqa: E402
     Connection,
     cpu_seconds,
     fmt_ms,
+    free_port,
     machine,
     percentiles,
     start_service,
     stop,
     varied_queries,
     varied_with_lang,
+    wait_ready,
 )
 from bench.edit_latency import RandomVectors, generate_kb  # noqa: E402
 from indexer.analyze import Analyzer  # noqa: E402
@@ -46,9 +52,11 @@ from indexer.embed import Encoder, ModelSpec, load_encoder  # noqa: E402
 from indexer.snapshot import Snapshot, load_snapshot  # noqa: E402
 
 CANDIDATES = 100
+SIDES = ["http", "floor", "stack"]
+"""The service over HTTP, the in-process floor, and the stack floor (bench/stack_floor.py)."""
 BLOCK = 25
-"""Queries per block: each block runs over HTTP and in-process, in alternating order, so
-both see the same load on these shared cores. Query by query, each side would start with
+"""Queries per block: each block runs on every side, each side first in turn, so all
+see the same load on these shared cores. Query by query, each side would start with
 caches the other's copy of the model had just flushed: a server answers requests back to
 back, not between another process's encodes."""
 
@@ -65,36 +73,45 @@ def floor_once(encoder: Encoder, snapshot: Snapshot, analyzer: Analyzer, query: 
 def measure(name: str, kb: Path, data: Path, backend: str,
             queries: list[tuple[str, str]]) -> dict[str, float]:
     server, port, ready = start_service(kb, data, backend=backend)
+    bare = start_stack_floor(data, backend)
     try:
         set_search_threads(1)  # as the service does
         spec = ModelSpec(threads=1, backend=backend, model_cache=data / "models", query_cache=0)
         encoder, snapshot, analyzer = load_encoder(spec), load_snapshot(data / "index"), Analyzer()
-        connection = Connection(port)
+        service, stack = Connection(port), Connection(bare.port)
+
+        def one(side: str, query: str) -> float:
+            if side == "floor":
+                return floor_once(encoder, snapshot, analyzer, query)
+            started = time.perf_counter()
+            if side == "stack":
+                status, _ = stack.get("/floor", {"q": query})
+            else:
+                status, body = service.get("/v1/search", {"q": query, "k": 5})
+                took[query] = json.loads(body)["took_ms"] if status == 200 else 0.0
+            errors[side] += status != 200
+            return (time.perf_counter() - started) * 1000
+
+        took: dict[str, float] = {}
+        errors = dict.fromkeys(SIDES, 0)
         for query in varied_queries(60, seed=99):  # warm-up: other queries than the measured
-            connection.get("/v1/search", {"q": query, "k": 5})
-            floor_once(encoder, snapshot, analyzer, query)
-        http, floor, took, errors = ([0.0] * len(queries), [0.0] * len(queries),
-                                     [0.0] * len(queries), 0)
+            for side in SIDES:
+                one(side, query)
+        times = {side: [0.0] * len(queries) for side in SIDES}
+        errors = dict.fromkeys(SIDES, 0)
         server_cpu = cpu_seconds(server.pid)
         client_cpu, wall = time.process_time(), time.perf_counter()
         for block, start in enumerate(range(0, len(queries), BLOCK)):
-            rows = range(start, min(start + BLOCK, len(queries)))
-            for side in (("http", "floor") if block % 2 == 0 else ("floor", "http")):
-                for i in rows:
-                    query = queries[i][0]
-                    if side == "floor":
-                        floor[i] = floor_once(encoder, snapshot, analyzer, query)
-                        continue
-                    started = time.perf_counter()
-                    status, body = connection.get("/v1/search", {"q": query, "k": 5})
-                    http[i] = (time.perf_counter() - started) * 1000
-                    errors += status != 200
-                    took[i] = json.loads(body)["took_ms"] if status == 200 else 0.0
+            for side in SIDES[block % 3:] + SIDES[:block % 3]:  # each side first in turn
+                for i in range(start, min(start + BLOCK, len(queries))):
+                    times[side][i] = one(side, queries[i][0])
         wall = time.perf_counter() - wall
         server_cpu = cpu_seconds(server.pid) - server_cpu
-        connection.close()
+        service.close()
+        stack.close()
     finally:
         stop(server)
+        stop(bare.process)
     print(f"\n[{name}] {len(snapshot.chunks)} chunks, {len(snapshot.articles)} articles, "
           f"dense index {snapshot.manifest['dense']['type']}, backend {encoder.backend}")
     print(f"  service ready after start: {ready:.2f} s")
@@ -103,16 +120,39 @@ def measure(name: str, kb: Path, data: Path, backend: str,
     # floor always encodes. So the like-for-like ratio is the English one.
     english = [i for i, (_, lang) in enumerate(queries) if lang == "en"]
     for label, rows in (("all queries", range(len(queries))), ("English (both encode)", english)):
-        h, f = percentiles([http[i] for i in rows]), percentiles([floor[i] for i in rows])
+        h, f, b = (percentiles([times[side][i] for i in rows]) for side in SIDES)
         print(f"  {label}: {len(rows)}")
         print(f"    HTTP GET /v1/search  {fmt_ms(h)}")
-        print(f"    … of it the Searcher {fmt_ms(percentiles([took[i] for i in rows]))} (took_ms)")
+        print(f"    … of it the Searcher {fmt_ms(percentiles([took[queries[i][0]] for i in rows]))}"
+              " (took_ms)")
         print(f"    floor (in-process)   {fmt_ms(f)}")
         print(f"    ratio HTTP/floor     p50 {h['p50'] / f['p50']:.2f}×  p99 {h['p99'] / f['p99']:.2f}×")
+        if label.startswith("English"):
+            print(f"    stack floor (HTTP)   {fmt_ms(b)}  = {b['p50'] / f['p50']:.2f}× the floor: "
+                  "bare uvicorn, one hop, the floor's work (bench/stack_floor.py)")
+            print(f"    ratio HTTP/stack     p50 {h['p50'] / b['p50']:.2f}×  (the service's own "
+                  f"share: {h['p50'] - b['p50']:.2f} ms)")
+            result[f"{label}_stack_p50"] = b["p50"]
         result.update({f"{label}_http_p50": h["p50"], f"{label}_floor_p50": f["p50"]})
-    print(f"  errors: {errors}; server CPU {server_cpu / wall:.0%} of one core during the run "
-          f"(client + floor process: {(time.process_time() - client_cpu) / wall:.0%})")
+    print(f"  errors: {errors['http']} (stack floor: {errors['stack']}); server CPU "
+          f"{server_cpu / wall:.0%} of one core during the run (client + floor process: "
+          f"{(time.process_time() - client_cpu) / wall:.0%}, stack floor not counted)")
     return result
+
+
+@dataclass
+class StackFloor:
+    process: subprocess.Popen[bytes]
+    port: int
+
+
+def start_stack_floor(data: Path, backend: str) -> StackFloor:
+    """bench/stack_floor.py over the same snapshot, on a free loopback port, once ready."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "stack_floor.py"), str(data),
+                                str(port), "--backend", backend], cwd=ROOT, stdout=subprocess.DEVNULL)
+    wait_ready(port, process, "/readyz", time.perf_counter())
+    return StackFloor(process, port)
 
 
 def encode_only(count: int) -> None:
