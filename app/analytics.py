@@ -191,7 +191,8 @@ def _nearest_article(searcher: Searcher, vector: np.ndarray[Any, Any]) -> Any:
     _, ids = searcher.snapshot.dense.search(vector.astype(np.float32), 1, None)
     if not len(ids):
         return None
-    return searcher.snapshot.articles[searcher.snapshot.chunks[int(ids[0])].article_id]
+    snapshot = searcher.snapshot  # the chunk's article by position: no chunk record is read
+    return snapshot.articles.records[int(snapshot.chunk_articles[int(ids[0])])]
 
 
 def _helpfulness(votes: list[dict[str, Any]], articles: Mapping[str, Article]) -> Table:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from app.analytics import build_report, group_queries, period_of
 from app.cli import main
-from app.search import Searcher
+from app.search import Mode, Searcher
 from app.store import Store
 from tests.app.test_api import assert_problem
 from tests.app.test_store import search_row
@@ -71,6 +71,10 @@ def test_report_numbers_match_the_hand_computed_fixture(store: Store, searcher: 
     assert sorted(column(gaps, "searches"), reverse=True) == [2, 1, 1]
     bitcoin = next(row for row in gaps.rows if "bitcoin" in row[2])
     assert "crypto" in bitcoin[2]
+    # A one-query topic's nearest article is that query's best dense hit, title and owner too.
+    berlin = next(row for row in gaps.rows if row[0] == "showroom in berlin")
+    nearest = searcher.search("showroom in berlin", k=1, mode=Mode.DENSE).hits[0].article
+    assert berlin[3:] == [nearest.id, nearest.title, nearest.owner]
 
 
 def test_the_language_filter_limits_every_number(store: Store, searcher: Searcher) -> None:
