@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Connection, fmt_ms, free_port, percentiles, varied_queries  # noqa: E402
+from bench.common import Connection, fmt_ms, free_port, machine, percentiles, varied_queries  # noqa: E402
 from indexer.build import BuildOptions, build_snapshot  # noqa: E402
 from indexer.embed import Encoder, ModelSpec, Vectors, load_encoder  # noqa: E402
 
@@ -139,8 +138,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--edits", type=int, default=5)
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"python {platform.python_version()}")
+    print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         kb, data = root / "kb", root / "var"
