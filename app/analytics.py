@@ -88,7 +88,7 @@ def build_report(store: Store, searcher: Searcher | None, period: Period,
         "articles_by_helpfulness": _helpfulness(rows["feedback"], articles),
         "articles_by_use": _use(rows["searches"], rows["events"], articles),
         "never_used": _never_used(rows["searches"], rows["events"], articles),
-        "stale_articles": _stale(articles, today or date.today()),
+        "stale_articles": _stale(searcher, today or date.today()),
     }
     return {"period": {"from": period.since.isoformat(), "to": period.until.isoformat(),
                        "lang": period.lang},
@@ -237,11 +237,12 @@ def _never_used(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
     return table
 
 
-def _stale(articles: Mapping[str, Article], today: date) -> Table:
+def _stale(searcher: Searcher | None, today: date) -> Table:
     table = Table(["article_id", "title", "owner", "verified", "review_every_days",
                    "overdue_days"])
-    overdue = [(article.overdue_days(today), article) for article in articles.values()
-               if article.is_stale(today)]
+    store = searcher.snapshot.articles if searcher else None
+    stale = [store[i] for i in store.stale_ids(today)] if store else []  # only these are read
+    overdue = [(article.overdue_days(today), article) for article in stale]
     for due, article in sorted(overdue, key=lambda item: -(item[0] or 0)):
         checked = article.verified or article.updated
         table.rows.append([article.id, article.title, article.owner,

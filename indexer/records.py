@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 HEADING_SEPARATOR = " › "
@@ -65,6 +65,15 @@ class Article:
     """The Markdown body without front matter."""
     sections: tuple[Section, ...]
     """Sections in document order."""
+
+    @property
+    def review_due(self) -> date | None:
+        """The day after which the article is stale (see :meth:`is_stale`); None without a
+        review interval or date."""
+        checked = self.verified or self.updated
+        if self.review_every_days is None or checked is None:
+            return None
+        return checked + timedelta(days=self.review_every_days)
 
     def overdue_days(self, today: date) -> int | None:
         """Days past the review date (``verified`` or ``updated`` + the interval), negative

@@ -56,7 +56,7 @@ def index_info(_: AdminKeyDep, searcher: SearcherDep, state: StateDep) -> IndexO
     """The live snapshot: version, model, counts per language, build errors, stale articles."""
     manifest = searcher.snapshot.manifest
     today = date.today()
-    stale = sum(1 for a in searcher.snapshot.articles.values() if a.is_stale(today))
+    stale = len(searcher.snapshot.articles.stale_ids(today))
     return IndexOut(version=searcher.snapshot.version, created_at=manifest["created_at"],
                     model=manifest["model"], counts=manifest["counts"], errors=manifest["errors"],
                     build_seconds=manifest["build_seconds"], stale_articles=stale,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,32 @@ def test_a_store_that_does_not_match_its_digest_is_refused_at_load(tmp_path: Pat
     path.write_bytes(path.read_bytes().replace(b"body", b"bodY"))
     with pytest.raises(SnapshotError, match=f"{store} does not match its digest"):
         snapshot.load_snapshot(tmp_path)
+
+
+def review_kb(index_dir: Path) -> Path:
+    """A snapshot of four articles: verified, updated only, no interval, no date."""
+    staged = stage(index_dir, "Plain")
+    fronts = {"verified": "verified: 2026-01-01\nupdated: 2025-01-01\nreview_every_days: 30\n",
+              "updated": "updated: 2026-01-10\nreview_every_days: 30\n",
+              "no-interval": "verified: 2020-01-01\n", "no-date": "review_every_days: 1\n"}
+    articles = [parse_article(f"---\nid: {name}\n{front}---\n# {name}\n\ntext\n", default_id=name,
+                              default_lang="en", path=f"{name}.md") for name, front in fronts.items()]
+    chunk = Chunk("verified#x:0", "verified", "x", ("verified",), "body text", 0)  # as staged
+    snapshot.write_records(staged, articles, [chunk])
+    return snapshot.publish(index_dir, staged, keep=3)
+
+
+@pytest.mark.parametrize("column", [True, False], ids=["review_due column", "older snapshot"])
+def test_stale_articles_are_found_from_the_review_dates_alone(tmp_path: Path, column: bool) -> None:
+    published = review_kb(tmp_path)
+    if not column:  # as written before the column existed: computed from the records
+        index = json.loads((published / "records.json").read_text("utf-8"))
+        del index["articles"]["review_due"]
+        (published / "records.json").write_text(json.dumps(index), "utf-8")
+    store = snapshot.load_snapshot(tmp_path).articles
+    # Due on 2026-01-31 and 2026-02-09: stale from the day after.
+    days = [date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 9), date(2026, 2, 10)]
+    found = [store.stale_ids(day) for day in days]
+    assert store.records._cached.cache_info().currsize == (0 if column else 4)
+    assert found == [[], ["verified"], ["verified"], ["verified", "updated"]]
+    assert found == [[a for a in store if store[a].is_stale(day)] for day in days]
