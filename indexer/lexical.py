@@ -30,6 +30,7 @@ from scipy import sparse
 
 from indexer.analyze import Analyzer
 from indexer.errors import SnapshotError
+from indexer.typos import TypoTable
 
 K1 = 1.5
 B = 0.75
@@ -56,7 +57,8 @@ class LexicalIndex:
 
     def __init__(self, vocab: list[str], data: npt.NDArray[np.float32],
                  indices: npt.NDArray[np.int32], indptr: npt.NDArray[np.int64], size: int,
-                 vocab_by_lang: dict[str, frozenset[str]], impacts: _Impacts | None = None) -> None:
+                 vocab_by_lang: dict[str, frozenset[str]], impacts: _Impacts | None = None,
+                 typos: TypoTable | None = None) -> None:
         self._terms = vocab
         self._vocab = {term: column for column, term in enumerate(vocab)}
         self._data, self._indices, self._indptr = data, indices, indptr
@@ -64,8 +66,8 @@ class LexicalIndex:
         self._idfs = _idf(np.diff(indptr).astype(np.float64), size)
         self.size = size
         self.vocab_by_lang = vocab_by_lang
-        self._deletes: dict[str, list[str]] | None = None
-        self._deletes_lock = threading.Lock()
+        self._typos = typos
+        self._typos_lock = threading.Lock()
 
     @classmethod
     def build(cls, documents: Sequence[Sequence[str]], langs: Sequence[str]) -> LexicalIndex:
@@ -116,6 +118,7 @@ class LexicalIndex:
             self._data, self._indices, self._indptr, impacts.docs, impacts.data, impacts.ptr)
         for name, array in zip(_ARRAYS, arrays, strict=True):
             np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        self._typo_table().save(folder)
         meta = {"size": self.size, "k1": K1, "b": B, "vocab": self._terms,
                 "languages": {lang: sorted(terms) for lang, terms in self.vocab_by_lang.items()}}
         (folder / "terms.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
@@ -128,11 +131,13 @@ class LexicalIndex:
             arrays = [np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False))
                       for name in _ARRAYS]
             meta = json.loads((folder / "terms.json").read_text("utf-8"))
+            typos = TypoTable.load(folder)
         except (OSError, ValueError) as exc:
             raise SnapshotError(f"cannot read the BM25 index in {directory}: {exc}") from exc
         languages = {lang: frozenset(terms) for lang, terms in meta["languages"].items()}
+        # A snapshot saved before the typo table was stored builds it on first use.
         return cls(meta["vocab"], arrays[0], arrays[1], arrays[2], meta["size"], languages,
-                   _Impacts(arrays[3], arrays[4], arrays[5]))
+                   _Impacts(arrays[3], arrays[4], arrays[5]), typos)
 
     def known(self, terms: Iterable[str]) -> list[str]:
         """The terms that occur somewhere in the index."""
@@ -261,47 +266,32 @@ class LexicalIndex:
         return _lookup(self._indices[span], self._data[span], documents)
 
     def corrections(self, term: str) -> list[str]:
-        """Indexed terms one edit away from an unknown term (typo tolerance).
-
-        Symmetric-delete lookup: two terms match when deleting at most one character
-        from each makes them equal (insertions, deletions, substitutions,
-        transpositions). Terms under 5 characters, and first letters, are never
-        corrected: both made more wrong corrections than right ones on the dev set.
-        """
-        if len(term) < 5:
-            return []
-        deletes = self._delete_table()
-        found: dict[str, None] = {}
-        for variant in (term, *_deletions(term)):
-            for candidate in deletes.get(variant, ()):
-                found[candidate] = None
-        found.pop(term, None)
-        return [candidate for candidate in found if candidate[0] == term[0]]
+        """Indexed terms one edit away from an unknown term (typo tolerance; see
+        `indexer.typos`): insertions, deletions, substitutions, transpositions. Terms under
+        5 characters, and first letters, are never corrected."""
+        return self._typo_table().corrections(term, self._terms)
 
     @property
     def corrections_ready(self) -> bool:
-        """Whether the table behind :meth:`corrections` is built yet."""
-        return self._deletes is not None
+        """Whether the table behind :meth:`corrections` is there yet."""
+        return self._typos is not None
 
     def prepare_corrections(self) -> None:
         """Build the table behind :meth:`corrections` now rather than on first use.
 
-        Building it is pure Python over the whole vocabulary, holding the GIL (30–60 ms
-        for the sample KB's and the 10k–20k-chunk synthetic KBs' vocabularies): done in
-        the first search that needs a correction, it stalls that search and every other.
+        A snapshot stores the table (the build computes it), so this only builds it for
+        one saved before that. Building is pure Python over the whole vocabulary, holding
+        the GIL: 10–30 ms for the sample KB's and a 10k-chunk KB's vocabularies, ~1.3 s
+        for 200k terms. Done in the first search that needs a correction, it would stall
+        that search and every other.
         """
-        self._delete_table()
+        self._typo_table()
 
-    def _delete_table(self) -> dict[str, list[str]]:
-        with self._deletes_lock:
-            if self._deletes is None:
-                table: dict[str, list[str]] = {}
-                for term in self._terms:
-                    if len(term) >= 4 and not term.isdigit():  # 5-letter typos reach these
-                        for variant in (term, *_deletions(term)):
-                            table.setdefault(variant, []).append(term)
-                self._deletes = table
-            return self._deletes
+    def _typo_table(self) -> TypoTable:
+        with self._typos_lock:
+            if self._typos is None:
+                self._typos = TypoTable.build(self._terms)
+            return self._typos
 
 
 def term_ids(terms: Sequence[str], vocab: dict[str, int]) -> npt.NDArray[np.int32]:
@@ -370,7 +360,3 @@ def _best(documents: npt.NDArray[np.int64], scores: npt.NDArray[np.floating[Any]
         documents, scores = documents[keep], scores[keep]
     order = np.lexsort((documents, -scores))[:n]
     return np.asarray(documents[order], dtype=np.int64)
-
-
-def _deletions(term: str) -> set[str]:
-    return {term[:i] + term[i + 1:] for i in range(len(term))}

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import random
+import zlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from indexer import typos
 from indexer.analyze import Analyzer
 from indexer.lexical import LexicalIndex
 
@@ -37,6 +42,48 @@ def test_typos_are_corrected_to_indexed_terms(index: LexicalIndex) -> None:
     assert "refund" in index.corrections("rfund")  # deletion
     assert index.corrections("efund") == []  # a missing or wrong first letter is not corrected
     assert index.corrections("pswd") == []  # too short to correct safely
+
+
+def test_typo_corrections_are_the_terms_sharing_a_deletion() -> None:
+    rng = random.Random(3)
+    vocab = sorted({"".join(rng.choice("abcdeąćęł") for _ in range(rng.randint(2, 9)))
+                    for _ in range(3000)} | {"2026010"})
+    index = LexicalIndex.build([vocab], ["pl"])
+
+    def variants(term: str) -> set[str]:
+        return {term} | {term[:i] + term[i + 1:] for i in range(len(term))}
+
+    corrected = 0
+    for base in rng.sample(vocab, 300):
+        position = rng.randrange(len(base) + 1)
+        typo = base[:position] + rng.choice("abcąx") + base[position + 1:]  # edit or insert
+        expected = {t for t in vocab if len(typo) >= 5 and len(t) >= 4 and not t.isdigit()
+                    and t[0] == typo[0] and t != typo and variants(t) & variants(typo)}
+        assert set(index.corrections(typo)) == expected, typo
+        corrected += bool(expected)
+    assert corrected > 100  # most typos have a correction: the comparison is not vacuous
+    assert index.corrections("2026011") == []  # numbers are not corrected
+
+
+def test_a_hash_shared_by_terms_two_edits_apart_is_no_correction() -> None:
+    assert zlib.crc32(b"piegqapr") == zlib.crc32(b"pzlvgj")  # the table's keys are CRC-32
+    index = LexicalIndex.build([["pzlvgj"], ["pzlvgja"]], ["en", "en"])
+    assert index.corrections("piegqapr") == []
+    assert set(index.corrections("pzlvgjb")) == {"pzlvgj", "pzlvgja"}
+
+
+def test_the_typo_table_is_saved_and_one_saved_without_it_is_built(index: LexicalIndex,
+                                                                     tmp_path: Path) -> None:
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert loaded.corrections_ready  # read from the files: nothing to build at load
+    for name in typos.FILES:
+        (tmp_path / "bm25" / name).unlink()
+    older = LexicalIndex.load(tmp_path)
+    assert not older.corrections_ready
+    for typo in ("pasword", "refnud", "rfund", "efund", "pswd", "pieniedzy", "vozvrat"):
+        assert loaded.corrections(typo) == older.corrections(typo) == index.corrections(typo)
+    assert older.corrections_ready
 
 
 def test_idf_and_containment(index: LexicalIndex) -> None:
