@@ -240,8 +240,8 @@ def _never_used(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
 def _stale(searcher: Searcher | None, today: date) -> Table:
     table = Table(["article_id", "title", "owner", "verified", "review_every_days",
                    "overdue_days"])
-    store = searcher.snapshot.articles if searcher else None
-    stale = [store[i] for i in store.stale_ids(today)] if store else []  # only these are read
+    articles = searcher.snapshot.articles if searcher else None
+    stale = [articles[i] for i in articles.stale_ids(today)] if articles else []  # only these are read
     overdue = [(article.overdue_days(today), article) for article in stale]
     for due, article in sorted(overdue, key=lambda item: -(item[0] or 0)):
         checked = article.verified or article.updated

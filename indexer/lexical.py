@@ -132,6 +132,8 @@ class LexicalIndex:
                       for name in _ARRAYS]
             meta = json.loads((folder / "terms.json").read_text("utf-8"))
             typos = TypoTable.load(folder)
+            if typos is not None and len(typos.columns) and typos.columns.max() >= len(meta["vocab"]):
+                raise ValueError("the typo table names terms the vocabulary does not have")
         except (OSError, ValueError) as exc:
             raise SnapshotError(f"cannot read the BM25 index in {directory}: {exc}") from exc
         languages = {lang: frozenset(terms) for lang, terms in meta["languages"].items()}

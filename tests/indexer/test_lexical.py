@@ -9,6 +9,7 @@ import pytest
 
 from indexer import typos
 from indexer.analyze import Analyzer
+from indexer.errors import SnapshotError
 from indexer.lexical import LexicalIndex
 
 analyzer = Analyzer()
@@ -84,6 +85,15 @@ def test_the_typo_table_is_saved_and_one_saved_without_it_is_built(index: Lexica
     for typo in ("pasword", "refnud", "rfund", "efund", "pswd", "pieniedzy", "vozvrat"):
         assert loaded.corrections(typo) == older.corrections(typo) == index.corrections(typo)
     assert older.corrections_ready
+
+
+def test_a_typo_table_naming_unknown_terms_is_refused_at_load(index: LexicalIndex,
+                                                               tmp_path: Path) -> None:
+    index.save(tmp_path)
+    columns = tmp_path / "bm25" / typos.FILES[1]
+    np.save(columns, np.load(columns) + 1000)
+    with pytest.raises(SnapshotError, match="typo table names terms"):
+        LexicalIndex.load(tmp_path)
 
 
 def test_idf_and_containment(index: LexicalIndex) -> None:
