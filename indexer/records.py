@@ -78,10 +78,8 @@ class Article:
     def overdue_days(self, today: date) -> int | None:
         """Days past the review date (``verified`` or ``updated`` + the interval), negative
         while still fresh; None when the article has no review interval or date."""
-        checked = self.verified or self.updated
-        if self.review_every_days is None or checked is None:
-            return None
-        return (today - checked).days - self.review_every_days
+        due = self.review_due
+        return None if due is None else (today - due).days
 
     def is_stale(self, today: date) -> bool:
         """Whether the review interval has passed since ``verified`` (or ``updated``)."""
