@@ -15,8 +15,8 @@ Per size, in two child processes (so the serving memory is not the build's):
   encoder (ONNX int8, one thread), and times per query: encoding a real query text, the
   dense top 100 for a synthetic query vector, the BM25 top 100 for 1–4 synthetic terms, the
   typo corrections of one unknown word, and reading the top 5 chunks and their articles as
-  hits do. Prints p50s, recall@10 against
-  exact search, the load time and the process's RSS.
+  hits do. Prints p50s, recall@10 against exact search, the load time (until the typo table
+  is ready, as the Searcher needs it) and the process's RSS.
 
 Goals at 1M: p50 ≤ 30 ms (encode + dense + BM25 + records), RSS ≤ 2.5 GB, recall@10 ≥ 0.98;
 BM25 sub-millisecond at 100k.
