@@ -11,7 +11,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from app.analytics import build_report, csv_text, period_of, table_names
+from app.analytics import REPORT_ROWS, build_report, csv_text, period_of, table_names
 from app.logs import configure_logging
 from app.main import create_app, load_searcher
 from app.report import print_report
@@ -187,7 +187,8 @@ def report(settings: Settings, since: datetime | None, until: datetime | None, l
         searcher = load_searcher(settings, load_encoder(settings.model_spec(serving=True)))
         period = period_of(since.date() if since else None, until.date() if until else None,
                            lang)
-        result = build_report(store, searcher, period)
+        result = build_report(store, searcher, period, limit=None if csv_table else REPORT_ROWS,
+                              only=csv_table)
     except DeskmateError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

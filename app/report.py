@@ -13,6 +13,7 @@ TITLES = {
     "content_gaps": "Content gaps: what agents could not find",
     "stale_articles": "Stale articles (review overdue)",
     "articles_by_helpfulness": "Articles by helpful rate",
+    "least_helpful": "Least helpful articles",
     "articles_by_use": "Articles by use",
     "top_queries": "Top queries",
     "never_used": "Never used",
@@ -36,11 +37,15 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         f"{_percent(summary['helpful_rate'])} · median latency "
         f"{summary['median_latency_ms'] if summary['median_latency_ms'] is not None else '–'} ms")
     for name, title in TITLES.items():
-        console.print(_rich(title, report["tables"][name]))
+        console.print(_rich(name, title, report["tables"][name]))
 
 
-def _rich(title: str, table: Table, limit: int = 15) -> RichTable:
-    out = RichTable(title=title, title_justify="left", show_lines=False)
+def _rich(name: str, title: str, table: Table, limit: int = 15) -> RichTable:
+    shown = min(limit, len(table.rows))
+    caption = (f"{shown} of {table.count}; `deskmate report --csv {name}` prints them all"
+               if table.count > shown else None)
+    out = RichTable(title=title, title_justify="left", show_lines=False, caption=caption,
+                    caption_justify="left")
     for column in table.columns:
         out.add_column(column.replace("_", " "), overflow="fold")
     for row in table.rows[:limit]:

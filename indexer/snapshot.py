@@ -122,13 +122,15 @@ class ArticleStore(Mapping[str, Article]):
         return self._rows[article_id]
 
     def stale_ids(self, today: date) -> list[str]:
-        """Ids of the articles whose review date has passed (:meth:`Article.is_stale`), in
-        store order; no record is decoded (unless the snapshot predates the column)."""
+        """Ids of the articles whose review date has passed (:meth:`Article.is_stale`),
+        longest overdue first; no record is decoded (unless the snapshot predates the column)."""
         due = self.columns.get(REVIEW_DUE)
         if due is None:
             due = self.columns[REVIEW_DUE] = [_column_value(a.review_due) for a in self.records]
         mark, ids = today.isoformat(), self.columns["id"]
-        return [ids[row] for row, day in enumerate(due) if day is not None and day < mark]
+        rows = sorted((row for row, day in enumerate(due) if day is not None and day < mark),
+                      key=due.__getitem__)  # ISO dates sort as days do
+        return [ids[row] for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

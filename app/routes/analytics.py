@@ -27,16 +27,19 @@ def analytics(
 ) -> Any:
     """Searches, success and no-good-match rates, top queries, content gaps grouped by
     topic with the nearest article's owner, articles by helpfulness and use, never-used
-    and stale articles. ``format=csv&table=content_gaps`` exports one table."""
+    and stale articles. Each JSON table holds its first 100 rows, and ``total`` counts them
+    all; ``format=csv&table=never_used`` exports one table with every row."""
     state.search_log.flush()
-    report = build_report(state.store, state.live.searcher, period_of(since, until, lang))
+    period = period_of(since, until, lang)
     if format == "json":
-        tables = {name: {"columns": t.columns, "rows": t.rows}
+        report = build_report(state.store, state.live.searcher, period)
+        tables = {name: {"columns": t.columns, "rows": t.rows, "total": t.count}
                   for name, t in report["tables"].items()}
         return {**report, "tables": tables}
-    if table not in report["tables"]:
+    if table is None or table not in table_names():
         raise BadRequest(f"table={table!r}: format=csv exports one table, one of "
                          f"{', '.join(table_names())}")
+    report = build_report(state.store, state.live.searcher, period, limit=None, only=table)
     filename = f"deskmate-{table}.csv"
     return PlainTextResponse(csv_text(report["tables"][table]), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})

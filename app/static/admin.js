@@ -66,10 +66,14 @@ function table(name, data, { limit = 20, pick } = {}) {
   const link = el("button", { type: "button", class: "csv" }, "CSV");
   link.addEventListener("click", () => downloadCsv(name));
   if (!rows.length) return [el("p", { class: "empty" }, "Nothing here."), link];
+  const total = data.total ?? data.rows.length;
+  const more = total > rows.length
+    ? [el("p", { class: "more" }, `${rows.length} of ${total.toLocaleString()}; the CSV has them all.`)]
+    : [];
   return [el("table", {},
     el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col" }, c.replaceAll("_", " "))))),
     el("tbody", {}, rows.map((row) => el("tr", {}, index.map((i) =>
-      el("td", { dir: "auto" }, row[i] === null ? "–" : String(row[i]))))))), link];
+      el("td", { dir: "auto" }, row[i] === null ? "–" : String(row[i]))))))), ...more, link];
 }
 
 async function downloadCsv(name) {
@@ -111,9 +115,7 @@ async function load() {
   $("chart-weak").replaceChildren(chart(t.per_day.rows, (r) => r[3] ?? 0, "rate"));
   $("content_gaps").replaceChildren(...table("content_gaps", t.content_gaps));
   $("stale_articles").replaceChildren(...table("stale_articles", t.stale_articles));
-  const least = { columns: t.articles_by_helpfulness.columns,
-                  rows: [...t.articles_by_helpfulness.rows].reverse() };
-  $("least_helpful").replaceChildren(...table("articles_by_helpfulness", least));
+  $("least_helpful").replaceChildren(...table("least_helpful", t.least_helpful));
   $("top_queries").replaceChildren(...table("top_queries", t.top_queries));
   $("articles_by_use").replaceChildren(...table("articles_by_use", t.articles_by_use));
   $("never_used").replaceChildren(...table("never_used", t.never_used));

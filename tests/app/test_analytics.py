@@ -61,6 +61,7 @@ def test_report_numbers_match_the_hand_computed_fixture(store: Store, searcher: 
     assert tables["top_queries"].rows[0] == ["refund money", 2, 0.0]
     assert column(tables["articles_by_helpfulness"], "article_id") == ["refunds-pl", "refunds"]
     assert column(tables["articles_by_helpfulness"], "helpful_rate") == [1.0, 0.5]
+    assert column(tables["least_helpful"], "article_id") == ["refunds", "refunds-pl"]
     uses = dict(zip(column(tables["articles_by_use"], "article_id"),
                     column(tables["articles_by_use"], "uses"), strict=True))
     assert uses == {"refunds": 1, "refunds-pl": 1}
@@ -75,6 +76,24 @@ def test_report_numbers_match_the_hand_computed_fixture(store: Store, searcher: 
     berlin = next(row for row in gaps.rows if row[0] == "showroom in berlin")
     nearest = searcher.search("showroom in berlin", k=1, mode=Mode.DENSE).hits[0].article
     assert berlin[3:] == [nearest.id, nearest.title, nearest.owner]
+
+
+def test_tables_of_articles_hold_their_first_rows_and_decode_only_those(
+        store: Store, searcher: Searcher) -> None:
+    fill(store)
+    period, today = period_of(None, None, None), date(2026, 11, 23)
+    full = build_report(store, searcher, period, today=today, limit=None)["tables"]
+    assert full["never_used"].count == len(full["never_used"].rows) == 5
+    cached = searcher.snapshot.articles.records._cached
+    for name in ("never_used", "articles_by_helpfulness", "least_helpful", "articles_by_use",
+                 "stale_articles"):
+        reads = cached.cache_info()
+        first = build_report(store, searcher, period, today=today, limit=1, only=name)["tables"]
+        assert list(first) == [name]
+        read = cached.cache_info()
+        assert read.hits + read.misses - reads.hits - reads.misses == len(first[name].rows) == 1
+        assert first[name].rows == full[name].rows[:1]
+        assert first[name].count == len(full[name].rows)
 
 
 def test_the_language_filter_limits_every_number(store: Store, searcher: Searcher) -> None:
@@ -106,6 +125,11 @@ def test_analytics_over_http_with_csv_export(live_server: LiveServer) -> None:
         assert report["summary"]["searches"] >= 1
         assert {"content_gaps", "stale_articles", "per_day"} <= set(report["tables"])
         assert any("xqzv" in row[0] for row in report["tables"]["content_gaps"]["rows"])
+        stale = report["tables"]["stale_articles"]
+        assert stale["total"] == len(stale["rows"]) > 0  # wifi, since 2020
+        exported = http.get("/v1/admin/analytics", params={"format": "csv",
+                                                            "table": "stale_articles"})
+        assert len(exported.text.splitlines()) == 1 + stale["total"]
         exported = http.get("/v1/admin/analytics", params={"format": "csv", "table": "top_queries"})
         assert exported.headers["content-type"].startswith("text/csv")
         assert exported.text.splitlines()[0] == "query,searches,no_good_match_rate"

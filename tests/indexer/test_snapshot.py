@@ -139,10 +139,10 @@ def test_a_store_that_does_not_match_its_digest_is_refused_at_load(tmp_path: Pat
 
 
 def review_kb(index_dir: Path) -> Path:
-    """A snapshot of four articles: verified, updated only, no interval, no date."""
+    """A snapshot of four articles: updated only, verified, no interval, no date."""
     staged = stage(index_dir, "Plain")
-    fronts = {"verified": "verified: 2026-01-01\nupdated: 2025-01-01\nreview_every_days: 30\n",
-              "updated": "updated: 2026-01-10\nreview_every_days: 30\n",
+    fronts = {"updated": "updated: 2026-01-10\nreview_every_days: 30\n",
+              "verified": "verified: 2026-01-01\nupdated: 2025-01-01\nreview_every_days: 30\n",
               "no-interval": "verified: 2020-01-01\n", "no-date": "review_every_days: 1\n"}
     articles = [parse_article(f"---\nid: {name}\n{front}---\n# {name}\n\ntext\n", default_id=name,
                               default_lang="en", path=f"{name}.md") for name, front in fronts.items()]
@@ -163,5 +163,6 @@ def test_stale_articles_are_found_from_the_review_dates_alone(tmp_path: Path, co
     days = [date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 9), date(2026, 2, 10)]
     found = [store.stale_ids(day) for day in days]
     assert store.records._cached.cache_info().currsize == (0 if column else 4)
-    assert found == [[], ["verified"], ["verified"], ["verified", "updated"]]
-    assert found == [[a for a in store if store[a].is_stale(day)] for day in days]
+    assert found == [[], ["verified"], ["verified"], ["verified", "updated"]]  # longest overdue first
+    assert found == [sorted((a for a in store if store[a].is_stale(day)),
+                            key=lambda a, day=day: -(store[a].overdue_days(day) or 0)) for day in days]
