@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,6 +18,7 @@ from app.errors import BadRequest
 from app.search import Searcher
 from app.snippet import collapse_space
 from app.store import Store, events, feedback, searches
+from indexer.embed import Encoder
 from indexer.records import Article
 
 GAP_SIMILARITY = 0.45
@@ -28,6 +30,10 @@ REPORT_ROWS = 100
 """Rows per table in a report (the page shows 20; a CSV export has every row). A table of
 articles can hold every article of the KB, and each row decodes one (~17 µs, holding the
 GIL): at 200k articles the never-used table took 2.4 s and 15 MB of JSON."""
+
+
+SEARCH_COLUMNS = ("id", "created_at", "query", "lang", "no_good_match", "latency_ms", "results")
+"""What a report reads of each logged search: a month of a busy team's log is ~45,000."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,43 @@ class Table:
     @property
     def count(self) -> int:
         return len(self.rows) if self.total is None else self.total
+
+
+class QueryVectors:
+    """Embeddings of the queries content gaps are grouped by, kept from one report to the
+    next: a month's missed queries change little between two loads of the admin page, and
+    encoding 5,000 of them takes ~4 s of a core. Bounded (least recently used go first);
+    the search's own query cache is left alone, so a report does not evict agents' queries.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def embed(self, encoder: Encoder, queries: list[str]) -> np.ndarray[Any, Any]:
+        """One unit vector per query, in order; only those not kept yet are encoded."""
+        with self._lock:
+            if encoder is not self._encoder:  # another model: nothing kept applies
+                self._vectors.clear()
+                self._encoder = encoder
+            kept = {q: self._vectors[q] for q in queries if q in self._vectors}
+            for query in kept:
+                self._vectors.move_to_end(query)
+        missing = list(dict.fromkeys(q for q in queries if q not in kept))
+        fresh = encoder.embed_queries(missing, cached=False)
+        with self._lock:
+            for query, vector in zip(missing, fresh, strict=True):
+                kept[query] = self._vectors[query] = vector
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        if not queries:
+            return np.zeros((0, encoder.dimension), dtype=np.float32)
+        return np.stack([kept[q] for q in queries])
 
 
 @dataclass(slots=True)
@@ -81,12 +124,13 @@ def normalize_query(text: str) -> str:
 
 def build_report(store: Store, searcher: Searcher | None, period: Period,
                  today: date | None = None, limit: int | None = REPORT_ROWS,
-                 only: str | None = None) -> dict[str, Any]:
+                 only: str | None = None, vectors: QueryVectors | None = None) -> dict[str, Any]:
     """Summary numbers and the report tables (all, or ``only`` one): the first ``limit`` rows
-    of each table of articles (``Table.total`` counts them all), or every row with None."""
-    rows = {name: store.rows(table, since=period.since, until=period.until)
-            for name, table in (("searches", searches), ("feedback", feedback),
-                                ("events", events))}
+    of each table of articles (``Table.total`` counts them all), or every row with None.
+    ``vectors`` keeps the content gaps' query embeddings for the next report."""
+    rows = {name: store.rows(table, since=period.since, until=period.until, columns=columns)
+            for name, table, columns in (("searches", searches, SEARCH_COLUMNS),
+                                         ("feedback", feedback, None), ("events", events, None))}
     if period.lang:
         rows["searches"] = [s for s in rows["searches"] if s["lang"] == period.lang]
         kept = {s["id"] for s in rows["searches"]}
@@ -97,7 +141,7 @@ def build_report(store: Store, searcher: Searcher | None, period: Period,
     builders: dict[str, Callable[[], Table]] = {
         "per_day": lambda: _per_day(found),
         "top_queries": lambda: _top_queries(found),
-        "content_gaps": lambda: _content_gaps(found, votes, searcher),
+        "content_gaps": lambda: _content_gaps(found, votes, searcher, vectors),
         "articles_by_helpfulness": lambda: _helpfulness(votes, articles, limit),
         "least_helpful": lambda: _helpfulness(votes, articles, limit, least=True),
         "articles_by_use": lambda: _use(found, clicks, articles, limit),
@@ -158,7 +202,8 @@ def _top_queries(found: list[dict[str, Any]], limit: int = 20) -> Table:
 
 
 def _content_gaps(found: list[dict[str, Any]], votes: list[dict[str, Any]],
-                  searcher: Searcher | None, limit: int = 20) -> Table:
+                  searcher: Searcher | None, vectors: QueryVectors | None,
+                  limit: int = 20) -> Table:
     """No-good-match and unhelpful queries, grouped into topics by meaning."""
     unhelpful = {v["search_id"] for v in votes if not v["helpful"]}
     missed = Counter(normalize_query(s["query"]) for s in found
@@ -166,7 +211,7 @@ def _content_gaps(found: list[dict[str, Any]], votes: list[dict[str, Any]],
     table = Table(["topic", "searches", "examples", "nearest_article", "nearest_title", "owner"])
     if not missed or searcher is None:
         return table
-    for topic in sorted(group_queries(missed, searcher),
+    for topic in sorted(group_queries(missed, searcher, vectors),
                         key=lambda t: -sum(t.queries.values()))[:limit]:
         examples = [q for q, _ in topic.queries.most_common(3)]
         article = _nearest_article(searcher, topic.vector)
@@ -176,13 +221,14 @@ def _content_gaps(found: list[dict[str, Any]], votes: list[dict[str, Any]],
     return table
 
 
-def group_queries(queries: Counter[str], searcher: Searcher) -> list[_Topic]:
+def group_queries(queries: Counter[str], searcher: Searcher,
+                  vectors: QueryVectors | None = None) -> list[_Topic]:
     """Greedy clustering, most frequent first: a query joins the first topic whose centroid
     is close in meaning, or whose terms it largely shares; otherwise it starts a topic."""
     ordered = [q for q, _ in queries.most_common()]
-    vectors = searcher.encoder.embed_queries(ordered)
+    embedded = (QueryVectors() if vectors is None else vectors).embed(searcher.encoder, ordered)
     topics: list[_Topic] = []
-    for query, vector in zip(ordered, vectors, strict=True):
+    for query, vector in zip(ordered, embedded, strict=True):
         terms = {t for w in searcher.analyzer.words(query, searcher.languages) for t in w.terms}
         home = next((t for t in topics if _belongs(t, vector, terms)), None)
         if home is None:

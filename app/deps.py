@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.analytics import QueryVectors
 from app.auth import Authenticator, Principal, RateLimiter, require
 from app.errors import IndexNotReady
 from app.jobs import JobRunner
@@ -39,6 +40,10 @@ class ServiceState:
     helpful_rates: HelpfulRates
     search_pool: ThreadPoolExecutor
     """Threads the search routes run the Searcher in (see :func:`in_search_thread`)."""
+    gap_vectors: QueryVectors
+    """The analytics report's query embeddings, kept between reports."""
+    report_pool: ThreadPoolExecutor
+    """The one low-priority thread analytics reports are built in, one at a time."""
 
 
 async def in_search_thread(state: ServiceState, work: Callable[[], T]) -> T:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -208,11 +209,13 @@ class Store:
                 search_id=search_id, article_id=article_id, rank=rank, action=action,
                 created_at=datetime.now(UTC), key_id=key_id))
 
-    def rows(self, table: sa.Table, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Rows of ``searches``, ``feedback`` or ``events`` created in [since, until)."""
+    def rows(self, table: sa.Table, *, since: datetime, until: datetime,
+             columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Rows of ``searches``, ``feedback`` or ``events`` created in [since, until): every
+        column, or only ``columns`` (``created_at`` among them)."""
         with self.engine.connect() as connection:
-            query = table.select().where(table.c.created_at >= since,
-                                         table.c.created_at < until)
+            chosen = table.select() if columns is None else sa.select(*(table.c[c] for c in columns))
+            query = chosen.where(table.c.created_at >= since, table.c.created_at < until)
             return [_aware(dict(row._mapping)) for row in connection.execute(query)]
 
     def helpful_votes(self) -> dict[str, tuple[int, int]]:

@@ -132,9 +132,10 @@ class Encoder:
         """Query embeddings in the LRU cache now."""
         return len(self._queries)
 
-    def embed_queries(self, queries: Sequence[str]) -> Vectors:
-        """Unit vectors for search queries (query prompt applied); repeats hit the cache."""
-        size = self.spec.query_cache
+    def embed_queries(self, queries: Sequence[str], *, cached: bool = True) -> Vectors:
+        """Unit vectors for search queries (query prompt applied); repeats hit the cache,
+        which ``cached=False`` neither reads nor fills."""
+        size = self.spec.query_cache if cached else 0
         if size <= 0:
             return self._encode(queries, self.spec.query_prompt, batch_size=32)
         with self._queries_lock:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from app.analytics import build_report, group_queries, period_of
+from app.analytics import QueryVectors, build_report, group_queries, period_of
 from app.cli import main
+from app.main import REPORT_NICENESS
 from app.search import Mode, Searcher
 from app.store import Store
+from indexer.embed import Encoder, Vectors
 from tests.app.test_api import assert_problem
 from tests.app.test_store import search_row
 from tests.conftest import Deployment, LiveServer
@@ -137,6 +143,41 @@ def test_analytics_over_http_with_csv_export(live_server: LiveServer) -> None:
                        "content_gaps")
         assert_problem(http.get("/v1/admin/analytics", params={"from": "2026-05-01",
                                                                 "to": "2026-04-01"}), 422)
+
+
+class CountingEncoder(Encoder):
+    """The real model; counts the texts it encodes."""
+
+    def __init__(self, real: Encoder) -> None:
+        super().__init__(real._model, real.spec, real.model_id, real.languages)
+        self.encoded = 0
+
+    def _encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
+        self.encoded += len(texts)
+        return super()._encode(texts, prompt, batch_size=batch_size)
+
+
+def test_gap_queries_are_encoded_once_and_leave_the_search_cache_alone(encoder: Encoder) -> None:
+    counting, vectors = CountingEncoder(encoder), QueryVectors(size=3)
+    first = vectors.embed(counting, ["refund", "wifi", "refund money"])
+    assert counting.encoded == 3 and counting.cached_queries == 0
+    again = vectors.embed(counting, ["wifi", "refund"])
+    assert counting.encoded == 3 and np.array_equal(again, first[[1, 0]])
+    assert float(first[0] @ encoder.embed_queries(["refund"])[0]) > 0.999
+    vectors.embed(counting, ["password"])  # a fourth: the least recently used goes
+    vectors.embed(counting, ["refund money"])
+    assert counting.encoded == 5 and len(vectors) == 3
+    other = CountingEncoder(encoder)  # another model: nothing kept applies
+    vectors.embed(other, ["wifi"])
+    assert other.encoded == 1 and len(vectors) == 1
+
+
+def test_reports_are_built_in_a_low_priority_thread(live_server: LiveServer) -> None:
+    with live_server.client() as http:
+        http.get("/v1/admin/analytics").raise_for_status()
+    threads = [t for t in threading.enumerate() if t.name.startswith("deskmate-report")]
+    assert threads
+    assert {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in threads} == {REPORT_NICENESS}
 
 
 def test_analytics_needs_an_admin_key(secured_server) -> None:
