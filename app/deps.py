@@ -43,7 +43,8 @@ class ServiceState:
     gap_vectors: QueryVectors
     """The analytics report's query embeddings, kept between reports."""
     report_pool: ThreadPoolExecutor
-    """The one low-priority thread analytics reports are built in, one at a time."""
+    """The one thread analytics reports are built in: one at a time, however many admins
+    load the page, and never in the threads requests are served from."""
 
 
 async def in_search_thread(state: ServiceState, work: Callable[[], T]) -> T:

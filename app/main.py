@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -39,18 +36,6 @@ logger = logging.getLogger(__name__)
 VERSION = "0.1.0"
 SEARCH_THREADS = 16
 """Searches answered at once; more wait for a thread (the GIL limits what more would add)."""
-REPORT_NICENESS = 10
-"""Niceness of the thread that builds analytics reports: seconds of work at a busy team's
-month, which then takes the CPU from searches only when they leave it free."""
-
-
-def _lower_thread_priority() -> None:
-    """Make the calling thread nice (on Linux a thread has its own priority)."""
-    if sys.platform == "linux":
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), REPORT_NICENESS)
-        except OSError as exc:
-            logger.warning("the report thread keeps its priority: %s", exc)
 
 
 def search_config(settings: Settings) -> SearchConfig:
@@ -117,8 +102,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         helpful_rates=HelpfulRates(store),
         search_pool=ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="deskmate-search"),
         gap_vectors=QueryVectors(),
-        report_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report",
-                                       initializer=_lower_thread_priority),
+        report_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report"),
     )
 
     @asynccontextmanager

@@ -32,7 +32,7 @@ async def analytics(
     and stale articles. Each JSON table holds its first 100 rows, and ``total`` counts them
     all; ``format=csv&table=never_used`` exports one table with every row.
 
-    Reports are built one at a time, in a low-priority thread."""
+    Reports are built one at a time, in a thread of their own."""
     period = period_of(since, until, lang)
     if format == "csv" and (table is None or table not in table_names()):
         raise BadRequest(f"table={table!r}: format=csv exports one table, one of "

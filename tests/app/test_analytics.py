@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -16,7 +14,6 @@ from click.testing import CliRunner
 
 from app.analytics import QueryVectors, build_report, group_queries, period_of
 from app.cli import main
-from app.main import REPORT_NICENESS
 from app.search import Mode, Searcher
 from app.store import Store
 from indexer.embed import Encoder, Vectors
@@ -170,14 +167,6 @@ def test_gap_queries_are_encoded_once_and_leave_the_search_cache_alone(encoder: 
     other = CountingEncoder(encoder)  # another model: nothing kept applies
     vectors.embed(other, ["wifi"])
     assert other.encoded == 1 and len(vectors) == 1
-
-
-def test_reports_are_built_in_a_low_priority_thread(live_server: LiveServer) -> None:
-    with live_server.client() as http:
-        http.get("/v1/admin/analytics").raise_for_status()
-    threads = [t for t in threading.enumerate() if t.name.startswith("deskmate-report")]
-    assert threads
-    assert {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in threads} == {REPORT_NICENESS}
 
 
 def test_analytics_needs_an_admin_key(secured_server) -> None:
