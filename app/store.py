@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -212,11 +213,24 @@ class Store:
     def rows(self, table: sa.Table, *, since: datetime, until: datetime,
              columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows of ``searches``, ``feedback`` or ``events`` created in [since, until): every
-        column, or only ``columns`` (``created_at`` among them)."""
+        column, or only ``columns``.
+
+        JSON columns come as text and are parsed here: SQLAlchemy's JSON type took 0.36 s
+        of a 0.6 s read of a month's 45,000 searches, all of it holding the GIL.
+        """
+        names = [c.name for c in table.c] if columns is None else list(columns)
+        parsed = [n for n in names if isinstance(table.c[n].type, sa.JSON)]
+        chosen = [sa.cast(table.c[n], sa.Text) if n in parsed else table.c[n] for n in names]
         with self.engine.connect() as connection:
-            chosen = table.select() if columns is None else sa.select(*(table.c[c] for c in columns))
-            query = chosen.where(table.c.created_at >= since, table.c.created_at < until)
-            return [_aware(dict(row._mapping)) for row in connection.execute(query)]
+            query = sa.select(*chosen).where(table.c.created_at >= since,
+                                             table.c.created_at < until)
+            rows = [dict(zip(names, row, strict=True)) for row in connection.execute(query)]
+        for row in rows:
+            if "created_at" in row:
+                row["created_at"] = _utc(row["created_at"])
+            for name in parsed:
+                row[name] = json.loads(row[name])
+        return rows
 
     def helpful_votes(self) -> dict[str, tuple[int, int]]:
         """Per article: (helpful votes, all votes), over the retained history."""
@@ -234,11 +248,6 @@ class Store:
             connection.execute(events.delete().where(events.c.search_id.in_(old)))
             result = connection.execute(searches.delete().where(searches.c.created_at < before))
         return int(result.rowcount)
-
-
-def _aware(row: dict[str, Any]) -> dict[str, Any]:
-    row["created_at"] = _utc(row["created_at"])
-    return row
 
 
 def _api_key(row: Any) -> ApiKey:

@@ -68,6 +68,17 @@ def test_purge_removes_old_searches_with_their_votes_and_clicks(store: Store) ->
     assert [r["search_id"] for r in store.rows(events, since=since, until=until)] == ["new"]
 
 
+def test_logged_searches_read_back_as_written_whole_or_in_columns(store: Store) -> None:
+    row = search_row("fa", query="بازپرداخت", lang="fa", results=["refunds-fa", 'say "hi"'])
+    row["filters"] = {"lang": ["fa"], "tags": ["پول"], "product": []}
+    store.add_searches([row])
+    since, until = row["created_at"] - timedelta(seconds=1), row["created_at"] + timedelta(seconds=1)
+    [whole] = store.rows(searches, since=since, until=until)
+    assert whole == row  # JSON columns parsed, created_at aware
+    [some] = store.rows(searches, since=since, until=until, columns=("query", "results"))
+    assert some == {"query": row["query"], "results": row["results"]}
+
+
 def test_keys_behave_the_same_on_both_databases(store: Store) -> None:
     key, secret = store.create_key(name="ops", scopes=frozenset({Scope.ADMIN}), internal=True)
     assert store.verify_key(key=secret) == key
