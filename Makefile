@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install index run test lint pytest bench-quality bench-edit bench-suggest bench bench-latency bench-throughput bench-peer bench-build bench-scale extension screenshots clean
+.PHONY: install index run test lint pytest bench-quality bench-edit bench-suggest bench-analytics bench bench-latency bench-throughput bench-peer bench-build bench-scale extension screenshots clean
 
 # torch comes first and exactly pinned: that takes the local CPU wheel; letting
 # sentence-transformers resolve it would pull several GB of CUDA packages.
@@ -39,8 +39,8 @@ bench-edit: install
 	$(BIN)/python bench/edit_latency.py
 
 # Performance (issue 8): every figure in bench/RESULTS.md's performance section; each
-# step is bounded in time (timeout) and talks only to 127.0.0.1. ~25 minutes in all.
-bench: bench-latency bench-throughput bench-peer bench-build bench-edit bench-scale
+# step is bounded in time (timeout) and talks only to 127.0.0.1. ~28 minutes in all.
+bench: bench-latency bench-throughput bench-peer bench-build bench-edit bench-scale bench-analytics
 
 bench-latency: install
 	timeout 1200 $(BIN)/python bench/latency.py
@@ -56,6 +56,9 @@ bench-build: install
 
 bench-scale: install
 	timeout 1800 $(BIN)/python bench/scale.py
+
+bench-analytics: install
+	timeout 900 $(BIN)/python bench/analytics_load.py
 
 bench-suggest: install
 	$(BIN)/python bench/suggest_quality.py
