@@ -217,6 +217,9 @@ def main() -> None:
                   f"BM25 {result['bm25_p50_ms']:.2f} + one typo {result['typo_p50_ms']:.2f} + records "
                   f"{result['records_p50_ms']:.2f} = total {result['total_p50_ms']:.2f} ms "
                   f"(p99 {result['total_p99_ms']:.2f} ms)")
+            print(f"  query p99 of each part: encode {result['encode_p99_ms']:.2f}, dense "
+                  f"{result['dense_p99_ms']:.2f}, BM25 {result['bm25_p99_ms']:.2f}, one typo "
+                  f"{result['typo_p99_ms']:.2f}, records {result['records_p99_ms']:.2f} ms")
             print(f"  dense recall@10 vs exact: {result['recall_at_10']:.3f}")
             print(f"  records: {size // CHUNKS_PER_ARTICLE:,} articles, written in "
                   f"{result['records_write_s']:.1f} s")
