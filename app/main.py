@@ -6,12 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app.analytics import QueryVectors
+from app.analytics import QueryVectors, normalize_query
 from app.auth import Authenticator, RateLimiter, check_startup
 from app.deps import ServiceState
 from app.errors import install_error_handlers
@@ -90,6 +91,16 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
     except SnapshotError as exc:
         live.not_ready_reason = str(exc)
         logger.warning("service starts without an index: %s", exc)
+    gap_vectors = QueryVectors()
+    report_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report")
+
+    def encode_missed(rows: list[dict[str, Any]]) -> None:
+        """Encode the content-gap queries of logged searches in the report thread now, so
+        that the analytics report finds them encoded (~1 ms each, in batches)."""
+        missed = [normalize_query(row["query"]) for row in rows if row["no_good_match"]]
+        if missed:
+            report_pool.submit(gap_vectors.embed, encoder, missed)
+
     state = ServiceState(
         settings=settings, live=live, store=store,
         auth=Authenticator(store, host=settings.host, allow_anonymous=settings.allow_anonymous),
@@ -98,11 +109,11 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
                        on_published=lambda version: live.load(version)),
         metrics=metrics,
         search_log=SearchLog(store, mask=settings.mask_queries,
-                             retention_days=settings.retention_days),
+                             retention_days=settings.retention_days, on_written=encode_missed),
         helpful_rates=HelpfulRates(store),
         search_pool=ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="deskmate-search"),
-        gap_vectors=QueryVectors(),
-        report_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report"),
+        gap_vectors=gap_vectors,
+        report_pool=report_pool,
     )
 
     @asynccontextmanager
@@ -114,7 +125,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         live.stop()
         state.jobs.close()
         state.search_pool.shutdown(wait=True)
-        state.report_pool.shutdown(wait=True)
+        state.report_pool.shutdown(wait=True, cancel_futures=True)
         store.close()
 
     app = FastAPI(title="Deskmate", version=VERSION, lifespan=lifespan,

@@ -13,7 +13,7 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,8 +62,11 @@ class SearchLog:
     """Queue + writer thread; also purges rows older than the retention period."""
 
     def __init__(self, store: Store, *, mask: bool, retention_days: int,
-                 flush_seconds: float = 0.5, batch: int = 500) -> None:
+                 flush_seconds: float = 0.5, batch: int = 500,
+                 on_written: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+        """``on_written`` is called with each batch of rows once they are stored."""
         self._store = store
+        self._on_written = on_written
         self._mask = mask
         self._retention = timedelta(days=retention_days) if retention_days > 0 else None
         self._flush_seconds = flush_seconds
@@ -133,6 +136,11 @@ class SearchLog:
             logger.exception("could not write %d search log rows", len(rows))
         with self._lock:
             self._pending.difference_update(row["id"] for row in rows)
+        if self._on_written is not None:
+            try:
+                self._on_written(rows)
+            except Exception:  # nor may what comes after a write stop the writer
+                logger.exception("handling %d written search log rows failed", len(rows))
 
     def purge_expired(self) -> int:
         if self._retention is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -19,7 +20,7 @@ from app.store import Store
 from indexer.embed import Encoder, Vectors
 from tests.app.test_api import assert_problem
 from tests.app.test_store import search_row
-from tests.conftest import Deployment, LiveServer
+from tests.conftest import Deployment, LiveServer, copy_deployment, serve_in_thread
 
 TODAY = datetime.now(UTC).date()
 
@@ -167,6 +168,25 @@ def test_gap_queries_are_encoded_once_and_leave_the_search_cache_alone(encoder: 
     other = CountingEncoder(encoder)  # another model: nothing kept applies
     vectors.embed(other, ["wifi"])
     assert other.encoded == 1 and len(vectors) == 1
+
+
+def test_missed_searches_are_encoded_before_a_report_asks(
+        deployment: Deployment, encoder: Encoder, tmp_path: Path) -> None:
+    counting = CountingEncoder(encoder)
+    served = serve_in_thread(copy_deployment(deployment, tmp_path), counting)
+    server = next(served)
+    try:
+        with server.client() as http:
+            http.get("/v1/search", params={"q": "xqzv blorp frobnicate"})  # no good match
+            deadline = time.monotonic() + 20
+            while counting.encoded < 2:  # the search's own encode, then the report thread's
+                assert time.monotonic() < deadline, "the missed query was not encoded"
+                time.sleep(0.05)
+            report = http.get("/v1/admin/analytics").json()
+        assert any("xqzv" in row[0] for row in report["tables"]["content_gaps"]["rows"])
+        assert counting.encoded == 2  # the report encoded nothing
+    finally:
+        served.close()
 
 
 def test_analytics_needs_an_admin_key(secured_server) -> None:
