@@ -121,53 +121,94 @@ def normalize_query(text: str) -> str:
     return collapse_space(text).casefold()
 
 
+@dataclass(slots=True)
+class _Searches:
+    """What a report needs of a period's logged searches, gathered in one pass over them
+    as they stream from the store: a year of a busy team's log is ~540,000 rows, which
+    as a list of dicts would take ~1 GB."""
+
+    acted: set[str]
+    """Ids of searches followed by a click or a helpful vote."""
+    unhelpful: set[str]
+    """Ids of searches with an unhelpful vote (their queries are content gaps too)."""
+    ids: set[str] | None = None
+    """The searches' ids, when kept (to filter votes and clicks by language)."""
+    total: int = 0
+    weak: int = 0
+    succeeded: int = 0
+    latencies: list[float] = field(default_factory=list)
+    days: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    queries: Counter[str] = field(default_factory=Counter)
+    weak_queries: Counter[str] = field(default_factory=Counter)
+    missed: Counter[str] = field(default_factory=Counter)
+    shown: Counter[str] = field(default_factory=Counter)
+
+    def add(self, row: dict[str, Any]) -> None:
+        weak = bool(row["no_good_match"])
+        query = normalize_query(row["query"])
+        self.total += 1
+        self.weak += weak
+        self.succeeded += row["id"] in self.acted
+        self.latencies.append(row["latency_ms"])
+        day = self.days[row["created_at"].astimezone(UTC).date().isoformat()]
+        day[0] += 1
+        day[1] += weak
+        self.queries[query] += 1
+        self.weak_queries[query] += weak
+        if weak or row["id"] in self.unhelpful:
+            self.missed[query] += 1
+        self.shown.update(result["article_id"] for result in row["results"])
+        if self.ids is not None:
+            self.ids.add(row["id"])
+
+
 def build_report(store: Store, searcher: Searcher | None, period: Period,
                  today: date | None = None, limit: int | None = REPORT_ROWS,
                  only: str | None = None, vectors: QueryVectors | None = None) -> dict[str, Any]:
     """Summary numbers and the report tables (all, or ``only`` one): the first ``limit`` rows
     of each table of articles (``Table.total`` counts them all), or every row with None.
     ``vectors`` keeps the content gaps' query embeddings for the next report."""
-    rows = {name: store.rows(table, since=period.since, until=period.until, columns=columns)
-            for name, table, columns in (("searches", searches, SEARCH_COLUMNS),
-                                         ("feedback", feedback, None), ("events", events, None))}
-    if period.lang:
-        rows["searches"] = [s for s in rows["searches"] if s["lang"] == period.lang]
-        kept = {s["id"] for s in rows["searches"]}
-        rows["feedback"] = [f for f in rows["feedback"] if f["search_id"] in kept]
-        rows["events"] = [e for e in rows["events"] if e["search_id"] in kept]
+    votes = store.rows(feedback, since=period.since, until=period.until)
+    clicks = store.rows(events, since=period.since, until=period.until)
+    found = _Searches(acted={c["search_id"] for c in clicks} | {v["search_id"] for v in votes
+                                                               if v["helpful"]},
+                      unhelpful={v["search_id"] for v in votes if not v["helpful"]},
+                      ids=set() if period.lang else None)
+    for row in store.stream(searches, since=period.since, until=period.until,
+                            columns=SEARCH_COLUMNS,
+                            match={"lang": period.lang} if period.lang else None):
+        found.add(row)
+    if found.ids is not None:
+        votes = [v for v in votes if v["search_id"] in found.ids]
+        clicks = [c for c in clicks if c["search_id"] in found.ids]
     articles: Mapping[str, Article] = searcher.snapshot.articles if searcher else {}
-    found, votes, clicks = rows["searches"], rows["feedback"], rows["events"]
     builders: dict[str, Callable[[], Table]] = {
         "per_day": lambda: _per_day(found),
         "top_queries": lambda: _top_queries(found),
-        "content_gaps": lambda: _content_gaps(found, votes, searcher, vectors),
+        "content_gaps": lambda: _content_gaps(found.missed, searcher, vectors),
         "articles_by_helpfulness": lambda: _helpfulness(votes, articles, limit),
         "least_helpful": lambda: _helpfulness(votes, articles, limit, least=True),
-        "articles_by_use": lambda: _use(found, clicks, articles, limit),
-        "never_used": lambda: _never_used(found, clicks, articles, limit),
+        "articles_by_use": lambda: _use(found.shown, clicks, articles, limit),
+        "never_used": lambda: _never_used(found.shown, clicks, articles, limit),
         "stale_articles": lambda: _stale(searcher, today or date.today(), limit),
     }
     tables = {name: build() for name, build in builders.items() if only in (None, name)}
     return {"period": {"from": period.since.isoformat(), "to": period.until.isoformat(),
                        "lang": period.lang},
-            "summary": _summary(rows), "tables": tables}
+            "summary": _summary(found, votes, clicks), "tables": tables}
 
 
-def _summary(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    found = rows["searches"]
-    acted = {e["search_id"] for e in rows["events"]}
-    acted |= {f["search_id"] for f in rows["feedback"] if f["helpful"]}
-    votes = rows["feedback"]
-    total = len(found)
+def _summary(found: _Searches, votes: list[dict[str, Any]],
+             clicks: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "searches": total,
-        "success_rate": _share(sum(1 for s in found if s["id"] in acted), total),
-        "no_good_match_rate": _share(sum(1 for s in found if s["no_good_match"]), total),
+        "searches": found.total,
+        "success_rate": _share(found.succeeded, found.total),
+        "no_good_match_rate": _share(found.weak, found.total),
         "helpful_rate": _share(sum(1 for f in votes if f["helpful"]), len(votes)),
-        "median_latency_ms": round(statistics.median(s["latency_ms"] for s in found), 2)
-        if found else None,
+        "median_latency_ms": round(statistics.median(found.latencies), 2)
+        if found.latencies else None,
         "feedback": len(votes),
-        "events": len(rows["events"]),
+        "events": len(clicks),
     }
 
 
@@ -175,38 +216,23 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _per_day(found: list[dict[str, Any]]) -> Table:
-    days: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in found:
-        tally = days[row["created_at"].astimezone(UTC).date().isoformat()]
-        tally[0] += 1
-        tally[1] += int(row["no_good_match"])
+def _per_day(found: _Searches) -> Table:
     table = Table(["day", "searches", "no_good_match", "no_good_match_rate"])
-    for day, (count, weak) in sorted(days.items()):
+    for day, (count, weak) in sorted(found.days.items()):
         table.rows.append([day, count, weak, _share(weak, count)])
     return table
 
 
-def _top_queries(found: list[dict[str, Any]], limit: int = 20) -> Table:
-    counts: Counter[str] = Counter()
-    weak: Counter[str] = Counter()
-    for row in found:
-        query = normalize_query(row["query"])
-        counts[query] += 1
-        weak[query] += int(row["no_good_match"])
-    table = Table(["query", "searches", "no_good_match_rate"])
-    for query, count in counts.most_common(limit):
-        table.rows.append([query, count, _share(weak[query], count)])
+def _top_queries(found: _Searches, limit: int = 20) -> Table:
+    table = Table(["query", "searches", "no_good_match_rate"], total=len(found.queries))
+    for query, count in found.queries.most_common(limit):
+        table.rows.append([query, count, _share(found.weak_queries[query], count)])
     return table
 
 
-def _content_gaps(found: list[dict[str, Any]], votes: list[dict[str, Any]],
-                  searcher: Searcher | None, vectors: QueryVectors | None,
-                  limit: int = 20) -> Table:
+def _content_gaps(missed: Counter[str], searcher: Searcher | None,
+                  vectors: QueryVectors | None, limit: int = 20) -> Table:
     """No-good-match and unhelpful queries, grouped into topics by meaning."""
-    unhelpful = {v["search_id"] for v in votes if not v["helpful"]}
-    missed = Counter(normalize_query(s["query"]) for s in found
-                     if s["no_good_match"] or s["id"] in unhelpful)
     table = Table(["topic", "searches", "examples", "nearest_article", "nearest_title", "owner"])
     if not missed or searcher is None:
         return table
@@ -274,9 +300,8 @@ def _helpfulness(votes: list[dict[str, Any]], articles: Mapping[str, Article],
     return table
 
 
-def _use(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
+def _use(shown: Counter[str], clicks: list[dict[str, Any]],
          articles: Mapping[str, Article], limit: int | None) -> Table:
-    shown = Counter(r["article_id"] for s in found for r in s["results"])
     actions: dict[str, Counter[str]] = defaultdict(Counter)
     for click in clicks:
         actions[click["article_id"]][click["action"]] += 1
@@ -291,10 +316,9 @@ def _use(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
     return table
 
 
-def _never_used(found: list[dict[str, Any]], clicks: list[dict[str, Any]],
+def _never_used(shown: Counter[str], clicks: list[dict[str, Any]],
                 articles: Mapping[str, Article], limit: int | None) -> Table:
-    touched = {r["article_id"] for s in found for r in s["results"]}
-    touched |= {c["article_id"] for c in clicks}
+    touched = set(shown) | {c["article_id"] for c in clicks}
     unused = sorted(set(articles) - touched)  # ids only: just the rows kept are decoded
     table = Table(["article_id", "title", "lang", "owner"], total=len(unused))
     for article_id in unused[:limit]:

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -76,6 +76,8 @@ events = sa.Table(
 )
 
 KEY_PREFIX = "dm"
+STREAM_ROWS = 2000
+"""Rows fetched at a time by :meth:`Store.stream`."""
 
 
 class Scope(StrEnum):
@@ -212,8 +214,15 @@ class Store:
 
     def rows(self, table: sa.Table, *, since: datetime, until: datetime,
              columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Rows of ``searches``, ``feedback`` or ``events`` created in [since, until): every
-        column, or only ``columns``.
+        """Rows of ``searches``, ``feedback`` or ``events`` created in [since, until)."""
+        return list(self.stream(table, since=since, until=until, columns=columns))
+
+    def stream(self, table: sa.Table, *, since: datetime, until: datetime,
+               columns: Sequence[str] | None = None,
+               match: Mapping[str, object] | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of :meth:`rows` one by one, read in batches (a server-side cursor on
+        PostgreSQL): every column or only ``columns``, and only rows whose columns equal
+        ``match``.
 
         JSON columns come as text and are parsed here: SQLAlchemy's JSON type took 0.36 s
         of a 0.6 s read of a month's 45,000 searches, all of it holding the GIL.
@@ -221,16 +230,17 @@ class Store:
         names = [c.name for c in table.c] if columns is None else list(columns)
         parsed = [n for n in names if isinstance(table.c[n].type, sa.JSON)]
         chosen = [sa.cast(table.c[n], sa.Text) if n in parsed else table.c[n] for n in names]
+        query = sa.select(*chosen).where(table.c.created_at >= since, table.c.created_at < until,
+                                         *(table.c[n] == v for n, v in (match or {}).items()))
         with self.engine.connect() as connection:
-            query = sa.select(*chosen).where(table.c.created_at >= since,
-                                             table.c.created_at < until)
-            rows = [dict(zip(names, row, strict=True)) for row in connection.execute(query)]
-        for row in rows:
-            if "created_at" in row:
-                row["created_at"] = _utc(row["created_at"])
-            for name in parsed:
-                row[name] = json.loads(row[name])
-        return rows
+            result = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS)
+            for values in result.execute(query):
+                row = dict(zip(names, values, strict=True))
+                if "created_at" in row:
+                    row["created_at"] = _utc(row["created_at"])
+                for name in parsed:
+                    row[name] = json.loads(row[name])
+                yield row
 
     def helpful_votes(self) -> dict[str, tuple[int, int]]:
         """Per article: (helpful votes, all votes), over the retained history."""
