@@ -212,10 +212,9 @@ class Store:
                 search_id=search_id, article_id=article_id, rank=rank, action=action,
                 created_at=datetime.now(UTC), key_id=key_id))
 
-    def rows(self, table: sa.Table, *, since: datetime, until: datetime,
-             columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def rows(self, table: sa.Table, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """Rows of ``searches``, ``feedback`` or ``events`` created in [since, until)."""
-        return list(self.stream(table, since=since, until=until, columns=columns))
+        return list(self.stream(table, since=since, until=until))
 
     def stream(self, table: sa.Table, *, since: datetime, until: datetime,
                columns: Sequence[str] | None = None,
