@@ -18,7 +18,7 @@ from app.errors import BadRequest
 from app.search import Searcher
 from app.snippet import collapse_space
 from app.store import Store, events, feedback, searches
-from indexer.embed import Encoder
+from indexer.embed import Encoder, text_key
 from indexer.records import Article
 
 GAP_SIMILARITY = 0.45
@@ -58,13 +58,15 @@ class Table:
 class QueryVectors:
     """Embeddings of the queries content gaps are grouped by, kept from one report to the
     next: a month's missed queries change little between two loads of the admin page, and
-    they take ~1 ms each to encode (7 s for a busy team's 6,800). Bounded (least recently
-    used go first); the search's query cache is left alone, so a report does not evict the
-    agents' queries.
+    they take ~1 ms each to encode (7 s for a busy team's 6,800). Bounded in memory (least
+    recently used go first); with a ``store`` they are also kept there, so that the first
+    report after a restart, or in another process, need not encode them again. The search's
+    query cache is left alone, so a report does not evict the agents' queries.
     """
 
-    def __init__(self, size: int = 10_000) -> None:
+    def __init__(self, size: int = 10_000, store: Store | None = None) -> None:
         self.size = size
+        self.store = store
         self._vectors: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
         self._encoder: Encoder | None = None
         self._lock = threading.Lock()
@@ -73,7 +75,7 @@ class QueryVectors:
         return len(self._vectors)
 
     def embed(self, encoder: Encoder, queries: list[str]) -> np.ndarray[Any, Any]:
-        """One unit vector per query, in order; only those not kept yet are encoded."""
+        """One unit vector per query, in order; only those kept nowhere are encoded."""
         with self._lock:
             if encoder is not self._encoder:  # another model: nothing kept applies
                 self._vectors.clear()
@@ -82,15 +84,28 @@ class QueryVectors:
             for query in kept:
                 self._vectors.move_to_end(query)
         missing = list(dict.fromkeys(q for q in queries if q not in kept))
-        fresh = encoder.embed_queries(missing, cached=False)
+        found = self._stored(encoder, missing)
+        fresh = [q for q in missing if q not in found]
+        found.update(zip(fresh, encoder.embed_queries(fresh, cached=False), strict=True))
+        if self.store is not None and fresh:
+            self.store.put_query_vectors(model=encoder.model_id, vectors={
+                text_key(encoder.spec.query_prompt, q): found[q].tobytes() for q in fresh})
         with self._lock:
-            for query, vector in zip(missing, fresh, strict=True):
-                kept[query] = self._vectors[query] = vector
+            for query in missing:
+                kept[query] = self._vectors[query] = found[query]
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
         if not queries:
             return np.zeros((0, encoder.dimension), dtype=np.float32)
         return np.stack([kept[q] for q in queries])
+
+    def _stored(self, encoder: Encoder, queries: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+        if self.store is None or not queries:
+            return {}
+        keys = {text_key(encoder.spec.query_prompt, q): q for q in queries}
+        stored = self.store.query_vectors(model=encoder.model_id, keys=list(keys))
+        vectors = {keys[k]: np.frombuffer(v, dtype=np.float32) for k, v in stored.items()}
+        return {q: v for q, v in vectors.items() if v.shape == (encoder.dimension,)}
 
 
 @dataclass(slots=True)
@@ -167,7 +182,9 @@ def build_report(store: Store, searcher: Searcher | None, period: Period,
                  only: str | None = None, vectors: QueryVectors | None = None) -> dict[str, Any]:
     """Summary numbers and the report tables (all, or ``only`` one): the first ``limit`` rows
     of each table of articles (``Table.total`` counts them all), or every row with None.
-    ``vectors`` keeps the content gaps' query embeddings for the next report."""
+    ``vectors`` keeps the content gaps' query embeddings for the next report (by default
+    they are kept in ``store`` only)."""
+    vectors = QueryVectors(store=store) if vectors is None else vectors
     votes = store.rows(feedback, since=period.since, until=period.until)
     clicks = store.rows(events, since=period.since, until=period.until)
     found = _Searches(acted={c["search_id"] for c in clicks} | {v["search_id"] for v in votes
@@ -231,7 +248,7 @@ def _top_queries(found: _Searches, limit: int = 20) -> Table:
 
 
 def _content_gaps(missed: Counter[str], searcher: Searcher | None,
-                  vectors: QueryVectors | None, limit: int = 20) -> Table:
+                  vectors: QueryVectors, limit: int = 20) -> Table:
     """No-good-match and unhelpful queries, grouped into topics by meaning."""
     table = Table(["topic", "searches", "examples", "nearest_article", "nearest_title", "owner"])
     if not missed or searcher is None:

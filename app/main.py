@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
     except SnapshotError as exc:
         live.not_ready_reason = str(exc)
         logger.warning("service starts without an index: %s", exc)
-    gap_vectors = QueryVectors()
+    gap_vectors = QueryVectors(store=store)
     report_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report")
 
     def encode_missed(rows: list[dict[str, Any]]) -> None:

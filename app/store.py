@@ -1,4 +1,4 @@
-"""The relational store (API keys; later search logs and feedback): SQLAlchemy Core.
+"""The relational store (API keys, search logs, feedback, clicks): SQLAlchemy Core.
 
 SQLite in WAL mode in the data directory by default; PostgreSQL when
 ``DESKMATE_DATABASE_URL`` says so. The schema is created and upgraded by Alembic.
@@ -12,12 +12,13 @@ import json
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 metadata = sa.MetaData()
@@ -75,7 +76,19 @@ events = sa.Table(
     sa.Column("key_id", sa.String(16), nullable=True),
 )
 
+query_vectors = sa.Table(
+    "query_vectors", metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("vector", sa.LargeBinary(), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+"""Embeddings of content-gap queries, so that a restart does not re-encode a month of
+them; keyed by :func:`indexer.embed.text_key`, so no query text is kept here."""
+
 KEY_PREFIX = "dm"
+LOOKUP_ROWS = 500
+"""Keys per ``IN (...)`` lookup (SQLite allows 32,766 parameters; PostgreSQL more)."""
 STREAM_ROWS = 2000
 """Rows fetched at a time by :meth:`Store.stream`."""
 
@@ -249,9 +262,38 @@ class Store:
                               sa.func.count()).group_by(feedback.c.article_id)
             return {row[0]: (int(row[1]), int(row[2])) for row in connection.execute(query)}
 
-    def purge(self, *, before: datetime) -> int:
-        """Delete searches (with their feedback and events) older than ``before``."""
+    # --- content-gap query vectors ----------------------------------------------------
+
+    def query_vectors(self, *, model: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The stored vectors among ``keys``; those found count as used today."""
+        found: dict[str, bytes] = {}
+        now = datetime.now(UTC)
         with self.engine.begin() as connection:
+            for start in range(0, len(keys), LOOKUP_ROWS):
+                batch = list(keys[start:start + LOOKUP_ROWS])
+                chosen = (query_vectors.c.model == model) & query_vectors.c.key.in_(batch)
+                query = sa.select(query_vectors.c.key, query_vectors.c.vector).where(chosen)
+                found.update((key, bytes(vector)) for key, vector in connection.execute(query))
+                connection.execute(query_vectors.update().values(used_at=now).where(
+                    chosen, query_vectors.c.used_at < now - timedelta(days=1)))
+        return found
+
+    def put_query_vectors(self, *, model: str, vectors: Mapping[str, bytes]) -> None:
+        """Store vectors; a key already there (another process encoded it too) is kept."""
+        if not vectors:
+            return
+        now = datetime.now(UTC)
+        rows = [{"model": model, "key": key, "vector": vector, "used_at": now}
+                for key, vector in vectors.items()]
+        dialect = {"postgresql": postgresql, "sqlite": sqlite}[self.engine.dialect.name]
+        with self.engine.begin() as connection:
+            connection.execute(dialect.insert(query_vectors).on_conflict_do_nothing(), rows)
+
+    def purge(self, *, before: datetime) -> int:
+        """Delete searches (with their feedback and events) older than ``before``, and the
+        query vectors last used before it."""
+        with self.engine.begin() as connection:
+            connection.execute(query_vectors.delete().where(query_vectors.c.used_at < before))
             old = sa.select(searches.c.id).where(searches.c.created_at < before)
             connection.execute(feedback.delete().where(feedback.c.search_id.in_(old)))
             connection.execute(events.delete().where(events.c.search_id.in_(old)))

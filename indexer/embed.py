@@ -301,6 +301,12 @@ def _load_sentence_transformer(path: str, spec: ModelSpec) -> Any:
         ) from exc
 
 
+def text_key(prompt: str, text: str) -> str:
+    """What a vector is cached under: sha256 of the prompt and the text (not the text, which
+    may be a customer's words)."""
+    return hashlib.sha256(f"{prompt}\x00{text}".encode()).hexdigest()
+
+
 class EmbeddingCache:
     """Chunk vectors on disk keyed by (model id, sha256 of prompt + text), in SQLite."""
 
@@ -316,7 +322,7 @@ class EmbeddingCache:
         self._prompt = passage_prompt
 
     def key(self, text: str) -> str:
-        return hashlib.sha256(f"{self._prompt}\x00{text}".encode()).hexdigest()
+        return text_key(self._prompt, text)
 
     def get_many(self, keys: Sequence[str], dimension: int) -> dict[str, Vectors]:
         found: dict[str, Vectors] = {}

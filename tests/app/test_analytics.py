@@ -5,18 +5,19 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from app.analytics import QueryVectors, build_report, group_queries, period_of
 from app.cli import main
 from app.search import Mode, Searcher
-from app.store import Store
+from app.store import Store, query_vectors
 from indexer.embed import Encoder, Vectors
 from tests.app.test_api import assert_problem
 from tests.app.test_store import search_row
@@ -146,8 +147,8 @@ def test_analytics_over_http_with_csv_export(live_server: LiveServer) -> None:
 class CountingEncoder(Encoder):
     """The real model; counts the texts it encodes."""
 
-    def __init__(self, real: Encoder) -> None:
-        super().__init__(real._model, real.spec, real.model_id, real.languages)
+    def __init__(self, real: Encoder, model_id: str | None = None) -> None:
+        super().__init__(real._model, real.spec, model_id or real.model_id, real.languages)
         self.encoded = 0
 
     def _encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
@@ -168,6 +169,35 @@ def test_gap_queries_are_encoded_once_and_leave_the_search_cache_alone(encoder: 
     other = CountingEncoder(encoder)  # another model: nothing kept applies
     vectors.embed(other, ["wifi"])
     assert other.encoded == 1 and len(vectors) == 1
+
+
+def test_gap_vectors_kept_in_the_store_serve_the_next_process(store: Store,
+                                                             encoder: Encoder) -> None:
+    first = CountingEncoder(encoder)
+    kept = QueryVectors(store=store).embed(first, ["refund", "wifi"])
+    restarted = CountingEncoder(encoder)  # a new process, the same store
+    again = QueryVectors(store=store).embed(restarted, ["wifi", "refund", "password"])
+    assert (first.encoded, restarted.encoded) == (2, 1)
+    assert np.allclose(again[:2], kept[[1, 0]], atol=1e-6)
+    with store.engine.connect() as connection:
+        keys = {row.key for row in connection.execute(sa.select(query_vectors))}
+    assert len(keys) == 3 and not keys & {"refund", "wifi", "password"}  # hashes, not queries
+    other = CountingEncoder(encoder, model_id="another-model")
+    QueryVectors(store=store).embed(other, ["wifi"])
+    assert other.encoded == 1
+
+
+def test_gap_vectors_in_use_outlive_the_retention_and_unused_ones_do_not(
+        store: Store, encoder: Encoder) -> None:
+    QueryVectors(store=store).embed(encoder, ["refund", "wifi"])
+    long_ago = datetime.now(UTC) - timedelta(days=200)
+    with store.engine.begin() as connection:
+        connection.execute(sa.update(query_vectors).values(used_at=long_ago))
+    QueryVectors(store=store).embed(encoder, ["refund"])  # a report uses one of them
+    store.purge(before=datetime.now(UTC) - timedelta(days=180))
+    counting = CountingEncoder(encoder)
+    QueryVectors(store=store).embed(counting, ["refund", "wifi"])
+    assert counting.encoded == 1  # "wifi" was unused for longer than the retention
 
 
 def test_missed_searches_are_encoded_before_a_report_asks(
