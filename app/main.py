@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app.analytics import QueryVectors, normalize_query
+from app.analytics import MissedQueries, QueryVectors, normalize_query
 from app.auth import Authenticator, RateLimiter, check_startup
-from app.deps import ServiceState
+from app.deps import SearchActivity, ServiceState
 from app.errors import install_error_handlers
 from app.jobs import JobRunner
 from app.live import LiveIndex
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 SEARCH_THREADS = 16
+GAP_ENCODE_QUIET_SECONDS = 0.02
+"""How long no search must have run before a logged query is encoded for the content gaps."""
 """Searches answered at once; more wait for a thread (the GIL limits what more would add)."""
 
 
@@ -92,14 +94,14 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         live.not_ready_reason = str(exc)
         logger.warning("service starts without an index: %s", exc)
     gap_vectors = QueryVectors(store=store)
-    report_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report")
+    activity = SearchActivity()
+    missed = MissedQueries(gap_vectors, encoder, lambda: activity.wait_quiet(
+        GAP_ENCODE_QUIET_SECONDS, timeout=5.0))
 
     def encode_missed(rows: list[dict[str, Any]]) -> None:
-        """Encode the content-gap queries of logged searches in the report thread now, so
-        that the analytics report finds them encoded (~1 ms each, in batches)."""
-        missed = [normalize_query(row["query"]) for row in rows if row["no_good_match"]]
-        if missed:
-            report_pool.submit(gap_vectors.embed, encoder, missed)
+        """Queue the content-gap queries of logged searches to be encoded before the
+        analytics report asks for them."""
+        missed.add([normalize_query(row["query"]) for row in rows if row["no_good_match"]])
 
     state = ServiceState(
         settings=settings, live=live, store=store,
@@ -112,16 +114,19 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
                              retention_days=settings.retention_days, on_written=encode_missed),
         helpful_rates=HelpfulRates(store),
         search_pool=ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="deskmate-search"),
+        activity=activity,
         gap_vectors=gap_vectors,
-        report_pool=report_pool,
+        report_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report"),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         live.start_polling(settings.reload_seconds)
         state.search_log.start()
+        missed.start()
         yield
         state.search_log.stop()
+        missed.stop()
         live.stop()
         state.jobs.close()
         state.search_pool.shutdown(wait=True)

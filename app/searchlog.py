@@ -26,11 +26,15 @@ logger = logging.getLogger(__name__)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{7,}\d(?![\w])")
 _DIGITS = re.compile(r"\d{6,}")
+_MAYBE_PERSONAL = re.compile(r"[@\d]")
+"""Each pattern above needs an @ or a digit: most queries have neither, and skip all three."""
 _CLIENT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 
 
 def mask_personal_data(text: str) -> str:
     """Replace e-mail addresses, phone numbers and 6+ digit runs with placeholders."""
+    if _MAYBE_PERSONAL.search(text) is None:
+        return text
     text = _EMAIL.sub("[email]", text)
     text = _DIGITS.sub("[number]", text)  # order and card numbers first: one unbroken run
     return _PHONE.sub("[phone]", text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -14,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from app.analytics import QueryVectors, build_report, group_queries, period_of
+from app.analytics import MissedQueries, QueryVectors, build_report, group_queries, period_of
 from app.cli import main
+from app.deps import SearchActivity
 from app.search import Mode, Searcher
 from app.store import Store, query_vectors
 from indexer.embed import Encoder, Vectors
@@ -198,6 +200,31 @@ def test_gap_vectors_in_use_outlive_the_retention_and_unused_ones_do_not(
     counting = CountingEncoder(encoder)
     QueryVectors(store=store).embed(counting, ["refund", "wifi"])
     assert counting.encoded == 1  # "wifi" was unused for longer than the retention
+
+
+def test_logged_misses_are_encoded_only_once_no_search_is_running(encoder: Encoder) -> None:
+    activity, counting = SearchActivity(), CountingEncoder(encoder)
+    missed = MissedQueries(QueryVectors(), counting,
+                           lambda: activity.wait_quiet(0.02, timeout=0.1), batch=1)
+    running, finish = threading.Event(), threading.Event()
+    search = threading.Thread(target=activity.run,
+                              args=(lambda: (running.set(), finish.wait(10)),))
+    search.start()
+    assert running.wait(5)
+    missed.start()
+    try:
+        missed.add(["pay with bitcoin", "showroom in berlin", "pay with bitcoin"])
+        time.sleep(0.5)
+        assert counting.encoded == 0 and len(missed) == 2  # a search is still running
+        finish.set()
+        search.join()
+        deadline = time.monotonic() + 20
+        while counting.encoded < 2:
+            assert time.monotonic() < deadline, "the queries were not encoded once quiet"
+            time.sleep(0.02)
+        assert len(missed) == 0
+    finally:
+        missed.stop()
 
 
 def test_missed_searches_are_encoded_before_a_report_asks(
