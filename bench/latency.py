@@ -125,6 +125,9 @@ def measure(name: str, kb: Path, data: Path, backend: str,
         print(f"    HTTP GET /v1/search  {fmt_ms(h)}")
         print(f"    … of it the Searcher {fmt_ms(percentiles([took[queries[i][0]] for i in rows]))}"
               " (took_ms)")
+        print("    … around the Searcher "
+              f"{fmt_ms(percentiles([times['http'][i] - took[queries[i][0]] for i in rows]))}"
+              " (each search's HTTP time minus its took_ms)")
         print(f"    floor (in-process)   {fmt_ms(f)}")
         print(f"    ratio HTTP/floor     p50 {h['p50'] / f['p50']:.2f}×  p99 {h['p99'] / f['p99']:.2f}×")
         if label.startswith("English"):
