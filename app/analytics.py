@@ -90,14 +90,14 @@ class QueryVectors:
         found = self._stored(encoder, missing)
         fresh = [q for q in missing if q not in found]
         found.update(zip(fresh, encoder.embed_queries(fresh, cached=False), strict=True))
-        if self.store is not None and fresh:
-            self.store.put_query_vectors(model=encoder.model_id, vectors={
-                text_key(encoder.spec.query_prompt, q): found[q].tobytes() for q in fresh})
         with self._lock:
             for query in missing:
                 kept[query] = self._vectors[query] = found[query]
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
+        if self.store is not None and fresh:
+            self.store.put_query_vectors(model=encoder.model_id, vectors={
+                text_key(encoder.spec.query_prompt, q): found[q].tobytes() for q in fresh})
         if not queries:
             return np.zeros((0, encoder.dimension), dtype=np.float32)
         return np.stack([kept[q] for q in queries])
@@ -112,12 +112,12 @@ class QueryVectors:
 
 
 class MissedQueries:
-    """No-good-match queries waiting to be encoded for the next report, in a thread of
-    their own, a few at a time, each time ``until_quiet`` says no search is running. On
-    2 cores a search already uses both (its encode beside BM25), and encoding these as
-    they were logged raised the search overhead's p99 by ~1.5 ms. What is still waiting
-    when a report asks is encoded by the report; the oldest beyond ``size`` are dropped
-    for it.
+    """Content-gap queries (no good match, or voted unhelpful) waiting to be encoded for
+    the next report, in a thread of their own, a few at a time, each time ``until_quiet``
+    says no search is running. On 2 cores a search already uses both (its encode beside
+    BM25), and encoding these as they were logged raised the search overhead's p99 by
+    ~1.5 ms. What is still waiting when a report asks is encoded by the report; the
+    oldest beyond ``size`` are dropped for it.
     """
 
     def __init__(self, vectors: QueryVectors, encoder: Encoder, until_quiet: Callable[[], bool],

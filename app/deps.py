@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.analytics import QueryVectors
+from app.analytics import MissedQueries, QueryVectors
 from app.auth import Authenticator, Principal, RateLimiter, require
 from app.errors import IndexNotReady
 from app.jobs import JobRunner
@@ -84,6 +84,8 @@ class ServiceState:
     """Threads the search routes run the Searcher in (see :func:`in_search_thread`)."""
     activity: SearchActivity
     """What runs in ``search_pool`` now, for background work to keep out of its way."""
+    missed: MissedQueries
+    """Content-gap queries (no good match, or voted unhelpful) waiting to be encoded."""
     gap_vectors: QueryVectors
     """The analytics report's query embeddings, kept between reports."""
     report_pool: ThreadPoolExecutor

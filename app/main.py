@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         helpful_rates=HelpfulRates(store),
         search_pool=ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="deskmate-search"),
         activity=activity,
+        missed=missed,
         gap_vectors=gap_vectors,
         report_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report"),
     )

@@ -199,9 +199,13 @@ class Store:
                 connection.execute(searches.insert(), rows)
 
     def search_exists(self, *, search_id: str) -> bool:
+        return self.search_query(search_id=search_id) is not None
+
+    def search_query(self, *, search_id: str) -> str | None:
+        """The logged (masked) query text of a search, or None if it is not logged."""
         with self.engine.connect() as connection:
-            query = sa.select(searches.c.id).where(searches.c.id == search_id)
-            return connection.execute(query).first() is not None
+            query = sa.select(searches.c.query).where(searches.c.id == search_id)
+            return connection.execute(query).scalar()
 
     def put_feedback(self, *, search_id: str, article_id: str, section: str | None,
                      helpful: bool, comment: str | None, key_id: str | None) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from app.analytics import normalize_query
 from app.deps import SearchKeyDep, StateDep
 from app.errors import NotFound
 from app.schemas import AcceptedOut, EventIn, FeedbackIn
@@ -34,6 +35,9 @@ def post_feedback(principal: SearchKeyDep, body: FeedbackIn, state: StateDep) ->
                              section=body.section, helpful=body.helpful, comment=body.comment,
                              key_id=principal.key_id)
     state.helpful_rates.invalidate()
+    if not body.helpful:  # its query is a content gap now: encode it before a report asks
+        query = state.store.search_query(search_id=body.search_id)
+        state.missed.add([normalize_query(query)] if query is not None else [])
     return AcceptedOut()
 
 

@@ -152,10 +152,13 @@ class CountingEncoder(Encoder):
     def __init__(self, real: Encoder, model_id: str | None = None) -> None:
         super().__init__(real._model, real.spec, model_id or real.model_id, real.languages)
         self.encoded = 0
+        self.texts: list[str] = []
 
     def _encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
-        self.encoded += len(texts)
-        return super()._encode(texts, prompt, batch_size=batch_size)
+        vectors = super()._encode(texts, prompt, batch_size=batch_size)
+        self.texts.extend(texts)
+        self.encoded += len(texts)  # once they are encoded: a test waits for this
+        return vectors
 
 
 def test_gap_queries_are_encoded_once_and_leave_the_search_cache_alone(encoder: Encoder) -> None:
@@ -227,21 +230,33 @@ def test_logged_misses_are_encoded_only_once_no_search_is_running(encoder: Encod
         missed.stop()
 
 
-def test_missed_searches_are_encoded_before_a_report_asks(
+def test_missed_and_unhelpful_queries_are_encoded_before_a_report_asks(
         deployment: Deployment, encoder: Encoder, tmp_path: Path) -> None:
     counting = CountingEncoder(encoder)
     served = serve_in_thread(copy_deployment(deployment, tmp_path), counting)
     server = next(served)
+
+    def wait_encoded(count: int, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while counting.encoded < count:
+            assert time.monotonic() < deadline, f"the {what} query was not encoded"
+            time.sleep(0.05)
+
     try:
         with server.client() as http:
             http.get("/v1/search", params={"q": "xqzv blorp frobnicate"})  # no good match
-            deadline = time.monotonic() + 20
-            while counting.encoded < 2:  # the search's own encode, then the report thread's
-                assert time.monotonic() < deadline, "the missed query was not encoded"
-                time.sleep(0.05)
+            wait_encoded(2, "missed")  # the search's own encode, then the gaps thread's
+            found = http.get("/v1/search", params={"q": "how do I get a refund"}).json()
+            assert not found["no_good_match"]
+            time.sleep(0.5)  # the log is written: a good match is not a gap, nothing encodes
+            assert counting.encoded == 3
+            http.post("/v1/feedback", json={"search_id": found["search_id"], "helpful": False,
+                                            "article_id": found["results"][0]["article_id"]})
+            wait_encoded(4, "unhelpful")
             report = http.get("/v1/admin/analytics").json()
-        assert any("xqzv" in row[0] for row in report["tables"]["content_gaps"]["rows"])
-        assert counting.encoded == 2  # the report encoded nothing
+        topics = [row[0] for row in report["tables"]["content_gaps"]["rows"]]
+        assert any("xqzv" in t for t in topics) and any("refund" in t for t in topics)
+        assert counting.encoded == 4, counting.texts  # the report encoded nothing
     finally:
         served.close()
 
