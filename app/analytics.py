@@ -242,11 +242,13 @@ class _Searches:
 
 def build_report(store: Store, searcher: Searcher | None, period: Period,
                  today: date | None = None, limit: int | None = REPORT_ROWS,
-                 only: str | None = None, vectors: QueryVectors | None = None) -> dict[str, Any]:
+                 only: str | None = None, vectors: QueryVectors | None = None,
+                 give_way: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Summary numbers and the report tables (all, or ``only`` one): the first ``limit`` rows
     of each table of articles (``Table.total`` counts them all), or every row with None.
     ``vectors`` keeps the content gaps' query embeddings for the next report (by default
-    they are kept in ``store`` only)."""
+    they are kept in ``store`` only). ``give_way`` is called in the long loops (see
+    :class:`app.activity.GiveWay`)."""
     vectors = QueryVectors(store=store) if vectors is None else vectors
     votes = store.rows(feedback, since=period.since, until=period.until)
     clicks = store.rows(events, since=period.since, until=period.until)
@@ -258,6 +260,7 @@ def build_report(store: Store, searcher: Searcher | None, period: Period,
                             columns=SEARCH_COLUMNS,
                             match={"lang": period.lang} if period.lang else None):
         found.add(row)
+        give_way()
     if found.ids is not None:
         votes = [v for v in votes if v["search_id"] in found.ids]
         clicks = [c for c in clicks if c["search_id"] in found.ids]
@@ -265,7 +268,7 @@ def build_report(store: Store, searcher: Searcher | None, period: Period,
     builders: dict[str, Callable[[], Table]] = {
         "per_day": lambda: _per_day(found),
         "top_queries": lambda: _top_queries(found),
-        "content_gaps": lambda: _content_gaps(found.missed, searcher, vectors),
+        "content_gaps": lambda: _content_gaps(found.missed, searcher, vectors, give_way),
         "articles_by_helpfulness": lambda: _helpfulness(votes, articles, limit),
         "least_helpful": lambda: _helpfulness(votes, articles, limit, least=True),
         "articles_by_use": lambda: _use(found.shown, clicks, articles, limit),
@@ -310,13 +313,13 @@ def _top_queries(found: _Searches, limit: int = 20) -> Table:
     return table
 
 
-def _content_gaps(missed: Counter[str], searcher: Searcher | None,
-                  vectors: QueryVectors, limit: int = 20) -> Table:
+def _content_gaps(missed: Counter[str], searcher: Searcher | None, vectors: QueryVectors,
+                  give_way: Callable[[], None], limit: int = 20) -> Table:
     """No-good-match and unhelpful queries, grouped into topics by meaning."""
     table = Table(["topic", "searches", "examples", "nearest_article", "nearest_title", "owner"])
     if not missed or searcher is None:
         return table
-    for topic in sorted(group_queries(missed, searcher, vectors),
+    for topic in sorted(group_queries(missed, searcher, vectors, give_way),
                         key=lambda t: -sum(t.queries.values()))[:limit]:
         examples = [q for q, _ in topic.queries.most_common(3)]
         article = _nearest_article(searcher, topic.vector)
@@ -326,14 +329,15 @@ def _content_gaps(missed: Counter[str], searcher: Searcher | None,
     return table
 
 
-def group_queries(queries: Counter[str], searcher: Searcher,
-                  vectors: QueryVectors | None = None) -> list[_Topic]:
+def group_queries(queries: Counter[str], searcher: Searcher, vectors: QueryVectors | None = None,
+                  give_way: Callable[[], None] = lambda: None) -> list[_Topic]:
     """Greedy clustering, most frequent first: a query joins the first topic whose centroid
     is close in meaning, or whose terms it largely shares; otherwise it starts a topic."""
     ordered = [q for q, _ in queries.most_common()]
     embedded = (QueryVectors() if vectors is None else vectors).embed(searcher.encoder, ordered)
     topics: list[_Topic] = []
     for query, vector in zip(ordered, embedded, strict=True):
+        give_way()
         terms = {t for w in searcher.analyzer.words(query, searcher.languages) for t in w.terms}
         home = next((t for t in topics if _belongs(t, vector, terms)), None)
         if home is None:

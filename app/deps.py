@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.activity import SearchActivity
 from app.analytics import MissedQueries, QueryVectors
 from app.auth import Authenticator, Principal, RateLimiter, require
 from app.errors import IndexNotReady
@@ -25,46 +24,6 @@ from app.settings import Settings
 from app.store import Scope, Store
 
 T = TypeVar("T")
-
-
-class SearchActivity:
-    """Searches running in the search threads, so that background work (encoding the
-    content gaps' queries as they are logged) can wait for a quiet moment instead of
-    taking a core from a search: on 2 cores, one search already uses both (the encode
-    beside BM25), and those encodes raised the search overhead's p99 by ~1.5 ms."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running = 0
-        self._last = 0.0
-
-    def run(self, work: Callable[[], T]) -> T:
-        with self._lock:
-            self._running += 1
-        try:
-            return work()
-        finally:
-            with self._lock:
-                self._running -= 1
-                self._last = time.monotonic()
-
-    def wait_quiet(self, quiet: float, timeout: float) -> bool:
-        """Wait until no search has run for ``quiet`` seconds; False after ``timeout``.
-
-        It looks again after ``quiet``, then twice as long each time up to half a second:
-        under steady traffic the waiting thread wakes a few times a second, not fifty
-        (each wake-up takes the GIL from a search)."""
-        deadline, pause = time.monotonic() + timeout, quiet
-        while True:
-            with self._lock:
-                running, last = self._running, self._last
-            now = time.monotonic()
-            if not running and now - last >= quiet:
-                return True
-            if now >= deadline:
-                return False
-            time.sleep(min(pause, max(deadline - now, 0.001)))
-            pause = min(pause * 2, 0.5)
 
 
 @dataclass(slots=True)

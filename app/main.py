@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from app.activity import SearchActivity
 from app.analytics import MissedQueries, QueryVectors, normalize_query
 from app.auth import Authenticator, RateLimiter, check_startup
-from app.deps import SearchActivity, ServiceState
+from app.deps import ServiceState
 from app.errors import install_error_handlers
 from app.jobs import JobRunner
 from app.live import LiveIndex

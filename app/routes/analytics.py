@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic_core import to_json
 
+from app.activity import GiveWay
 from app.analytics import REPORT_ROWS, build_report, csv_text, period_of, table_names
 from app.deps import AdminKeyDep, StateDep
 from app.errors import BadRequest
@@ -32,7 +33,8 @@ async def analytics(
     and stale articles. Each JSON table holds its first 100 rows, and ``total`` counts them
     all; ``format=csv&table=never_used`` exports one table with every row.
 
-    Reports are built one at a time, in a thread of their own."""
+    Reports are built one at a time, in a thread of their own, which steps aside every
+    millisecond while searches run."""
     period = period_of(since, until, lang)
     if format == "csv" and (table is None or table not in table_names()):
         raise BadRequest(f"table={table!r}: format=csv exports one table, one of "
@@ -43,7 +45,7 @@ async def analytics(
         state.search_log.flush()
         report = build_report(state.store, state.live.searcher, period,
                               vectors=state.gap_vectors, limit=None if one else REPORT_ROWS,
-                              only=one)
+                              only=one, give_way=GiveWay(state.activity))
         if one is None:
             tables = {name: {"columns": t.columns, "rows": t.rows, "total": t.count}
                       for name, t in report["tables"].items()}

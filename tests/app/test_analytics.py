@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from app.activity import GiveWay, SearchActivity
 from app.analytics import MissedQueries, QueryVectors, build_report, group_queries, period_of
 from app.cli import main
-from app.deps import SearchActivity
 from app.search import Mode, Searcher
 from app.store import Store, query_vectors
 from indexer.embed import Encoder, Vectors
@@ -228,6 +228,28 @@ def test_logged_misses_are_encoded_only_once_no_search_is_running(encoder: Encod
         assert len(missed) == 0
     finally:
         missed.stop()
+
+
+def test_a_report_gives_way_only_while_searches_run() -> None:
+    activity = SearchActivity()
+    give_way = GiveWay(activity, every=0.001, pause=0.0002)
+
+    def report_for(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            give_way()
+
+    report_for(0.05)
+    assert give_way.pauses == 0  # no search: nothing to step aside for
+    running, finish = threading.Event(), threading.Event()
+    search = threading.Thread(target=activity.run,
+                              args=(lambda: (running.set(), finish.wait(10)),))
+    search.start()
+    assert running.wait(5)
+    report_for(0.05)
+    finish.set()
+    search.join()
+    assert give_way.pauses >= 10  # about one every 1.2 ms
 
 
 def test_missed_and_unhelpful_queries_are_encoded_before_a_report_asks(
