@@ -43,14 +43,15 @@ async def analytics(
 
     def build() -> Response:  # the body too is made here, not on the event loop
         state.search_log.flush()
+        give_way = GiveWay(state.activity)
         report = build_report(state.store, state.live.searcher, period,
                               vectors=state.gap_vectors, limit=None if one else REPORT_ROWS,
-                              only=one, give_way=GiveWay(state.activity))
+                              only=one, give_way=give_way)
         if one is None:
             tables = {name: {"columns": t.columns, "rows": t.rows, "total": t.count}
                       for name, t in report["tables"].items()}
             return Response(to_json({**report, "tables": tables}), media_type="application/json")
-        return PlainTextResponse(csv_text(report["tables"][one]), media_type="text/csv",
+        return PlainTextResponse(csv_text(report["tables"][one], give_way), media_type="text/csv",
                                  headers={"Content-Disposition":
                                           f'attachment; filename="deskmate-{one}.csv"'})
 
