@@ -37,9 +37,9 @@ logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 SEARCH_THREADS = 16
+"""Searches answered at once; more wait for a thread (the GIL limits what more would add)."""
 GAP_ENCODE_QUIET_SECONDS = 0.02
 """How long no search must have run before a logged query is encoded for the content gaps."""
-"""Searches answered at once; more wait for a thread (the GIL limits what more would add)."""
 
 
 def search_config(settings: Settings) -> SearchConfig:
