@@ -87,7 +87,9 @@ class QueryVectors:
             for query in kept:
                 self._vectors.move_to_end(query)
         missing = list(dict.fromkeys(q for q in queries if q not in kept))
-        found = self._stored(encoder, missing)
+        keys = {q: text_key(encoder.spec.query_prompt, q) for q in missing} \
+            if self.store is not None else {}
+        found = self._stored(encoder, keys)
         fresh = [q for q in missing if q not in found]
         found.update(zip(fresh, encoder.embed_queries(fresh, cached=False), strict=True))
         with self._lock:
@@ -96,18 +98,19 @@ class QueryVectors:
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
         if self.store is not None and fresh:
-            self.store.put_query_vectors(model=encoder.model_id, vectors={
-                text_key(encoder.spec.query_prompt, q): found[q].tobytes() for q in fresh})
+            self.store.put_query_vectors(model=encoder.model_id,
+                                         vectors={keys[q]: found[q].tobytes() for q in fresh})
         if not queries:
             return np.zeros((0, encoder.dimension), dtype=np.float32)
         return np.stack([kept[q] for q in queries])
 
-    def _stored(self, encoder: Encoder, queries: list[str]) -> dict[str, np.ndarray[Any, Any]]:
-        if self.store is None or not queries:
+    def _stored(self, encoder: Encoder, keys: dict[str, str]) -> dict[str, np.ndarray[Any, Any]]:
+        """The stored vectors of the queries in ``keys`` (query → its key)."""
+        if self.store is None or not keys:
             return {}
-        keys = {text_key(encoder.spec.query_prompt, q): q for q in queries}
-        stored = self.store.query_vectors(model=encoder.model_id, keys=list(keys))
-        vectors = {keys[k]: np.frombuffer(v, dtype=np.float32) for k, v in stored.items()}
+        queries = {key: query for query, key in keys.items()}
+        stored = self.store.query_vectors(model=encoder.model_id, keys=list(queries))
+        vectors = {queries[k]: np.frombuffer(v, dtype=np.float32) for k, v in stored.items()}
         return {q: v for q, v in vectors.items() if v.shape == (encoder.dimension,)}
 
 
