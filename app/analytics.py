@@ -87,8 +87,8 @@ class QueryVectors:
             for query in kept:
                 self._vectors.move_to_end(query)
         missing = list(dict.fromkeys(q for q in queries if q not in kept))
-        keys = {q: text_key(encoder.spec.query_prompt, q) for q in missing} \
-            if self.store is not None else {}
+        keys = ({q: text_key(encoder.spec.query_prompt, q) for q in missing}
+                if self.store is not None else {})
         found = self._stored(encoder, keys)
         fresh = [q for q in missing if q not in found]
         found.update(zip(fresh, encoder.embed_queries(fresh, cached=False), strict=True))
