@@ -12,9 +12,9 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.activity import SearchActivity
-from app.analytics import MissedQueries, QueryVectors
 from app.auth import Authenticator, Principal, RateLimiter, require
 from app.errors import IndexNotReady
+from app.gaps import MissedQueries, QueryVectors
 from app.jobs import JobRunner
 from app.live import LiveIndex
 from app.metrics import Metrics

@@ -13,10 +13,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app.activity import SearchActivity
-from app.analytics import MissedQueries, QueryVectors, normalize_query
+from app.analytics import normalize_query
 from app.auth import Authenticator, RateLimiter, check_startup
 from app.deps import ServiceState
 from app.errors import install_error_handlers
+from app.gaps import MissedQueries, QueryVectors
 from app.jobs import JobRunner
 from app.live import LiveIndex
 from app.metrics import Metrics

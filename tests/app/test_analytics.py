@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from app.activity import GiveWay, SearchActivity
-from app.analytics import MissedQueries, QueryVectors, build_report, group_queries, period_of
+from app.analytics import build_report, group_queries, period_of
 from app.cli import main
+from app.gaps import MissedQueries, QueryVectors
 from app.search import Mode, Searcher
 from app.store import Store, query_vectors
 from indexer.embed import Encoder, Vectors
