@@ -109,13 +109,14 @@ class SearchLog:
             "endpoint": search.endpoint, "client": search.client, "key_id": search.key_id,
         }
 
-    def knows(self, search_id: str) -> bool:
-        """Whether the search was logged (flushing it first if it is still queued)."""
+    def logged_query(self, search_id: str) -> str | None:
+        """The logged (masked) query of a search, or None if it was not logged (flushing
+        it first if it is still queued)."""
         with self._lock:
             pending = search_id in self._pending
         if pending:
             self.flush()
-        return self._store.search_exists(search_id=search_id)
+        return self._store.search_query(search_id=search_id)
 
     def flush(self) -> None:
         """Write everything queued now."""

@@ -198,9 +198,6 @@ class Store:
             with self.engine.begin() as connection:
                 connection.execute(searches.insert(), rows)
 
-    def search_exists(self, *, search_id: str) -> bool:
-        return self.search_query(search_id=search_id) is not None
-
     def search_query(self, *, search_id: str) -> str | None:
         """The logged (masked) query text of a search, or None if it is not logged."""
         with self.engine.connect() as connection:

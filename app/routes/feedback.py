@@ -20,31 +20,33 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _known_search(state: StateDep, search_id: str) -> None:
-    if not state.search_log.knows(search_id):
+def _logged_query(state: StateDep, search_id: str) -> str:
+    """The search's logged query; a search that is not logged is a 404."""
+    query = state.search_log.logged_query(search_id)
+    if query is None:
         raise NotFound(f"no search {search_id!r} is logged; send the search_id of a search "
                        "answered by this service (searches older than the retention are purged)")
+    return query
 
 
 @router.post("/v1/feedback", status_code=201, response_model=AcceptedOut, responses=PROBLEMS)
 def post_feedback(principal: SearchKeyDep, body: FeedbackIn, state: StateDep) -> AcceptedOut:
     """Helpful or not, for one answer of one search; a second vote replaces the first.
     Written before the 201 is sent: an acknowledged vote survives a crash."""
-    _known_search(state, body.search_id)
+    query = _logged_query(state, body.search_id)
     state.store.put_feedback(search_id=body.search_id, article_id=body.article_id,
                              section=body.section, helpful=body.helpful, comment=body.comment,
                              key_id=principal.key_id)
     state.helpful_rates.invalidate()
     if not body.helpful:  # its query is a content gap now: encode it before a report asks
-        query = state.store.search_query(search_id=body.search_id)
-        state.missed.add([normalize_query(query)] if query is not None else [])
+        state.missed.add([normalize_query(query)])
     return AcceptedOut()
 
 
 @router.post("/v1/events", status_code=201, response_model=AcceptedOut, responses=PROBLEMS)
 def post_event(principal: SearchKeyDep, body: EventIn, state: StateDep) -> AcceptedOut:
     """A result was opened, copied, or its link copied (from the sidebar or a plugin)."""
-    _known_search(state, body.search_id)
+    _logged_query(state, body.search_id)
     state.store.add_event(search_id=body.search_id, article_id=body.article_id, rank=body.rank,
                           action=body.action.value, key_id=principal.key_id)
     return AcceptedOut()

@@ -42,7 +42,7 @@ def test_feedback_needs_a_logged_search(store: Store) -> None:
     with pytest.raises(sa.exc.IntegrityError):
         store.put_feedback(search_id="nope", article_id="x", section=None, helpful=True,
                            comment=None, key_id=None)
-    assert not store.search_exists(search_id="nope")
+    assert store.search_query(search_id="nope") is None
 
 
 def test_events_are_recorded(store: Store) -> None:
