@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from app.analytics import REPORT_ROWS, build_report, csv_text, period_of, table_names
 from app.logs import configure_logging
 from app.main import create_app, load_searcher
-from app.report import print_report
 from app.routes.search import search_out
 from app.search import Filters, Mode, SearchOutcome
 from app.settings import Settings
@@ -196,6 +195,8 @@ def report(settings: Settings, since: datetime | None, until: datetime | None, l
     if csv_table:
         click.echo(csv_text(result["tables"][csv_table]), nl=False)
         return
+    from app.report import print_report  # rich: the terminal's alone, not the service's
+
     print_report(result)
 
 

@@ -22,15 +22,17 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from indexer.analyze import Analyzer
 from indexer.errors import SnapshotError
 from indexer.typos import TypoTable
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 K1 = 1.5
 B = 0.75
@@ -80,6 +82,7 @@ class LexicalIndex:
     def from_term_ids(cls, documents: Sequence[npt.NDArray[np.int32]], vocab: Sequence[str],
                       langs: Sequence[str]) -> LexicalIndex:
         """Index documents given as ids into ``vocab`` (terms no document uses are dropped)."""
+        from scipy import sparse  # only builds need it: importing it costs the service's start 0.2 s
         lengths = np.fromiter((len(doc) for doc in documents), dtype=np.int64,
                               count=len(documents))
         columns = np.concatenate(documents) if documents else np.zeros(0, dtype=np.int32)

@@ -25,13 +25,17 @@ import secrets
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from indexer.errors import ModelError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -256,12 +260,21 @@ class OnnxModel:
         self.dimension = int(meta["dimension"])
         self.max_seq_length = int(meta["max_seq_length"])
         self._inputs = [i.name for i in self._session.get_inputs()]
-        self._counter = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self._counter.no_truncation()
-        self._counter.no_padding()
-        self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._tokenizer_file = directory / "tokenizer.json"
+        self._tokenizer = Tokenizer.from_file(str(self._tokenizer_file))
         self._tokenizer.enable_truncation(self.max_seq_length)
         self._tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
+
+    @cached_property
+    def _counter(self) -> Tokenizer:
+        """A second tokenizer, untruncated and unpadded, loaded when a build first counts
+        (30 ms the service's start does not pay, since only builds count)."""
+        from tokenizers import Tokenizer
+
+        counter = Tokenizer.from_file(str(self._tokenizer_file))
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)

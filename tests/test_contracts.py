@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app.settings import Settings
+from app.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +21,23 @@ def test_indexer_never_imports_the_service() -> None:
         "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('app', 'fastapi', 'starlette',"
         " 'pydantic_settings'))\n"
         "print(','.join(leaked))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_the_service_starts_without_what_only_builds_and_the_terminal_need(tmp_path: Path) -> None:
+    """Each of these cost the start of ``deskmate serve`` a tenth of a second or more."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    Store(url).migrate()
+    code = (
+        "import sys\n"
+        "import app.cli, app.main\n"
+        "from app.store import Store\n"
+        f"Store({url!r}).migrate()\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'alembic', 'rich', 'scipy', 'sentence_transformers', 'torch'})))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, check=True)

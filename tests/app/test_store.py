@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
-from app.store import Scope, Store, events, feedback, searches
+import app.store
+from app.store import HEAD_REVISION, Scope, Store, events, feedback, searches
+
+MIGRATIONS = str(Path(app.store.__file__).parent / "migrations")
 
 
 def search_row(search_id: str, *, days_ago: float = 0, query: str = "refund",
@@ -93,3 +100,30 @@ def test_migrations_are_idempotent(store: Store) -> None:
     inspector = sa.inspect(store.engine)
     assert {"api_keys", "searches", "feedback", "events", "alembic_version"} <= set(
         inspector.get_table_names())
+
+
+def schema(store: Store) -> dict[str, tuple[list[str], list[str]]]:
+    """Each table's columns and indexes: what any migration changes."""
+    inspector = sa.inspect(store.engine)
+    return {table: (sorted(c["name"] for c in inspector.get_columns(table)),
+                    sorted(str(i["name"]) for i in inspector.get_indexes(table)))
+            for table in inspector.get_table_names()}
+
+
+def test_the_head_the_store_skips_alembic_at_is_alembics_newest_revision() -> None:
+    assert ScriptDirectory(MIGRATIONS).get_current_head() == HEAD_REVISION
+
+
+def test_a_store_behind_the_newest_revision_is_upgraded(store: Store) -> None:
+    newest = schema(store)
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    assert store.revision() != HEAD_REVISION
+    assert schema(store) != newest
+
+    store.migrate()
+    assert store.revision() == HEAD_REVISION
+    assert schema(store) == newest
