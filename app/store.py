@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 metadata = sa.MetaData()
 
@@ -87,6 +90,7 @@ query_vectors = sa.Table(
 them; keyed by :func:`indexer.embed.text_key`, so no query text is kept here."""
 
 KEY_PREFIX = "dm"
+MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "0003"
 """The newest file in ``app/migrations/versions`` (a test checks Alembic agrees)."""
 LOOKUP_ROWS = 500
@@ -126,6 +130,16 @@ def key_id_of(key: str) -> str | None:
     return parts[1] if len(parts) == 3 and parts[0] == KEY_PREFIX else None
 
 
+def alembic_config(connection: sa.Connection) -> AlembicConfig:
+    """Alembic's settings for this package's migrations, run on ``connection``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
 class Store:
     """All SQL lives here; callers pass keyword arguments and get dataclasses back."""
 
@@ -142,13 +156,9 @@ class Store:
         if self.revision() == HEAD_REVISION:
             return
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(alembic_config(connection), "head")
 
     def revision(self) -> str | None:
         """The schema's Alembic revision; None before the first migration."""

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-import app.store
-from app.store import HEAD_REVISION, Scope, Store, events, feedback, searches
-
-MIGRATIONS = str(Path(app.store.__file__).parent / "migrations")
+from app.store import (
+    HEAD_REVISION,
+    MIGRATIONS,
+    Scope,
+    Store,
+    alembic_config,
+    events,
+    feedback,
+    searches,
+)
 
 
 def search_row(search_id: str, *, days_ago: float = 0, query: str = "refund",
@@ -116,11 +120,8 @@ def test_the_head_the_store_skips_alembic_at_is_alembics_newest_revision() -> No
 
 def test_a_store_behind_the_newest_revision_is_upgraded(store: Store) -> None:
     newest = schema(store)
-    config = Config()
-    config.set_main_option("script_location", MIGRATIONS)
     with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "-1")
+        command.downgrade(alembic_config(connection), "-1")
     assert store.revision() != HEAD_REVISION
     assert schema(store) != newest
 
