@@ -183,4 +183,5 @@ class Analyzer:
 
     def terms(self, text: str, lang: str) -> list[str]:
         """The index terms of a document in one language, repeats kept."""
-        return [term for word in self.words(text, (lang,)) for term in word.terms]
+        langs = (lang,)  # as words() does, without the offsets a build does not keep
+        return [term for raw in _WORD.findall(text) for term in self._cached_terms(raw, langs)]

@@ -52,7 +52,7 @@ def split_section(section: Section, budget: TokenBudget) -> list[str]:
         return []
     heading_cost = budget.count(HEADING_SEPARATOR.join(section.heading_path)) + 1
     available = max(budget.max_tokens - heading_cost, budget.max_tokens // 2)
-    units = [(unit, budget.count(unit)) for unit in _units(section.text, available, budget.count)]
+    units = list(_units(section.text, available, budget.count))
     return list(_pack(units, available, budget.overlap_tokens))
 
 
@@ -95,18 +95,24 @@ def _join(units: list[tuple[str, int]]) -> str:
     return text.strip()
 
 
-def _units(text: str, available: int, count: Callable[[str], int]) -> Iterator[str]:
-    """Sentences (a line break kept in front of a new line), long ones cut at words."""
+def _units(text: str, available: int,
+           count: Callable[[str], int]) -> Iterator[tuple[str, int]]:
+    """Sentences (a line break kept in front of a new line), long ones cut at words; each
+    with its token count (a count is most of chunking's time, so each text is counted once).
+    """
     for line_number, line in enumerate(text.split("\n")):
         for sentence_number, sentence in enumerate(_SENTENCE_END.split(line.strip())):
             if not sentence:
                 continue
             prefix = "\n" if line_number and not sentence_number else ""
-            if count(sentence) <= available:
-                yield prefix + sentence
+            unit = prefix + sentence
+            cost = count(unit)
+            if cost <= available:
+                yield unit, cost
                 continue
             for index, words in enumerate(_word_windows(sentence, available, count)):
-                yield (prefix if index == 0 else "") + words
+                unit = (prefix if index == 0 else "") + words
+                yield unit, count(unit)
 
 
 def _word_windows(sentence: str, available: int, count: Callable[[str], int]) -> Iterator[str]:

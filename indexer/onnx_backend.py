@@ -277,7 +277,7 @@ class OnnxModel:
         return counter
 
     def count_tokens(self, text: str) -> int:
-        return len(self._counter.encode(text, add_special_tokens=False).ids)
+        return len(self._counter.encode(text, add_special_tokens=False))
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
         """Unit vectors, in input order; batches are formed by length to pad little."""
