@@ -25,13 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer import snapshot
-from indexer.analyze import ANALYZER_VERSION, Analyzer
-from indexer.chunk import TokenBudget, chunk_article
+from indexer.analyze import ANALYZER_VERSION
+from indexer.chunk import TokenBudget
 from indexer.dense import EXACT_MAX, DenseIndex
 from indexer.embed import EmbeddingCache, Encoder, Vectors, embed_chunks_cached
-from indexer.errors import ArticleError, SnapshotError
+from indexer.errors import SnapshotError
 from indexer.lexical import LexicalIndex, term_ids
-from indexer.parse import read_article
+from indexer.reading import ReadFile, Reading, read_files
 from indexer.records import Article, ArticleProblem, Chunk
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,9 @@ class BuildOptions:
     """Published snapshots to retain (the current one always stays)."""
     dense_exact_max: int = EXACT_MAX
     """Chunks up to which dense search is exact; above it an IVF index is built."""
+    processes: int = 1
+    """Processes that read articles when many files changed (a first build); 1: this one.
+    The service's build worker keeps 1, leaving the other cores to searches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +157,9 @@ class _Build:
                  cache: BuildCache, progress: Progress) -> None:
         self.kb_dir, self.encoder, self.cache_path = kb_dir, encoder, cache_path
         self.options, self.progress = options, progress
+        # A counter without the model in it: reading processes get a copy.
         self.budget = TokenBudget(options.chunk_tokens or encoder.max_tokens,
-                                  options.overlap_tokens, encoder.count_tokens)
+                                  options.overlap_tokens, encoder.token_counter())
         configuration = (encoder.model_id, encoder.spec.passage_prompt, self.budget.max_tokens,
                          self.budget.overlap_tokens, ANALYZER_VERSION, options.default_lang,
                          options.max_article_bytes)
@@ -164,7 +168,6 @@ class _Build:
             cache.vocab.clear()
             cache.configuration = configuration
         self.cache = cache
-        self.analyzer = Analyzer()
 
     def run(self, staged: Path, started: float) -> BuildReport:
         entries, problems = self._collect()
@@ -201,14 +204,12 @@ class _Build:
     def _collect(self) -> tuple[list[_FileEntry], list[ArticleProblem]]:
         """Entries of the indexable articles in path order, and the skipped files."""
         paths = article_files(self.kb_dir)
+        fresh = self._read_changed(paths)
         entries: list[_FileEntry] = []
         problems: list[ArticleProblem] = []
         owners: dict[str, str] = {}
-        fresh: dict[str, _FileEntry] = {}
-        for done, (relative, path) in enumerate(paths, start=1):
-            entry = fresh[relative] = self._entry(path, relative)
-            if done % 200 == 0 or done == len(paths):
-                self.progress(Phase.PARSE, done, len(paths))
+        for relative, _ in paths:
+            entry = fresh[relative]
             if entry.article is None:
                 problems.append(ArticleProblem(relative, entry.problem or "unreadable"))
             elif entry.article.id in owners:
@@ -223,24 +224,37 @@ class _Build:
             logger.warning("skipped %s: %s", problem.path, problem.reason)
         return entries, problems
 
-    def _entry(self, path: Path, relative: str) -> _FileEntry:
-        stat = path.stat()
-        signature = (stat.st_mtime_ns, stat.st_size)
-        cached = self.cache.files.get(relative)
-        if cached is not None and cached.signature == signature:
-            return cached
-        entry = _FileEntry(signature)
-        try:
-            article = read_article(path, self.kb_dir, default_lang=self.options.default_lang,
-                                   max_bytes=self.options.max_article_bytes)
-        except ArticleError as exc:
-            entry.problem = str(exc)
-            return entry
-        entry.article = article
-        entry.chunks = chunk_article(article, self.budget)
-        entry.term_ids = [term_ids(self.analyzer.terms(c.embed_text, article.lang),
-                                   self.cache.vocab) for c in entry.chunks]
-        entry.lines = (snapshot.article_line(article), [snapshot.chunk_line(c) for c in entry.chunks])
+    def _read_changed(self, paths: list[tuple[str, Path]]) -> dict[str, _FileEntry]:
+        """Every file's entry: the cached one while the file is unchanged, else read now
+        (term ids are given in path order, so the vocabulary does not depend on who read)."""
+        entries: dict[str, _FileEntry] = {}
+        changed: list[tuple[str, Path, tuple[int, int]]] = []
+        for relative, path in paths:
+            stat = path.stat()
+            signature = (stat.st_mtime_ns, stat.st_size)
+            cached = self.cache.files.get(relative)
+            if cached is not None and cached.signature == signature:
+                entries[relative] = cached
+            else:
+                changed.append((relative, path, signature))
+        cached_count = len(entries)
+        reading = Reading(self.kb_dir, self.options.default_lang, self.options.max_article_bytes,
+                          self.budget)
+        read = read_files(reading, [path for _, path, _ in changed],
+                          processes=self.options.processes,
+                          on_done=lambda done: self.progress(Phase.PARSE, cached_count + done,
+                                                             len(paths)))
+        for (relative, _, signature), one in zip(changed, read, strict=True):
+            entries[relative] = self._entry(signature, one)
+        self.progress(Phase.PARSE, len(paths), len(paths))
+        return {relative: entries[relative] for relative, _ in paths}
+
+    def _entry(self, signature: tuple[int, int], read: ReadFile) -> _FileEntry:
+        entry = _FileEntry(signature, read.article, read.problem, read.chunks)
+        if read.article is not None:
+            entry.term_ids = [term_ids(terms, self.cache.vocab) for terms in read.terms]
+            entry.lines = (snapshot.article_line(read.article),
+                           [snapshot.chunk_line(c) for c in read.chunks])
         return entry
 
     def _embed(self, entries: list[_FileEntry]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,8 @@ _BUILD_OPTIONS = [
     click.option("--overlap-tokens", type=int, default=32, show_default=True),
     click.option("--batch-size", type=int, default=32, show_default=True),
     click.option("--keep", type=int, default=3, show_default=True, help="Snapshots to retain."),
+    click.option("--processes", type=click.IntRange(min=0), default=0,
+                 help="Processes that read articles when many changed (0: one per core)."),
     click.option("--progress/--no-progress", default=True, help="Show progress bars."),
 ]
 
@@ -79,7 +82,8 @@ class Builder:
                               query_cache=0)
         self.options = BuildOptions(params["default_lang"], params["max_article_bytes"],
                                     params["chunk_tokens"], params["overlap_tokens"],
-                                    params["batch_size"], params["keep"])
+                                    params["batch_size"], params["keep"],
+                                    processes=params["processes"] or os.cpu_count() or 1)
         self.cache = BuildCache()
         self._encoder: Encoder | None = None
 

@@ -74,6 +74,11 @@ class EmbeddingModel(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def token_counter(self) -> Callable[[str], int]:
+        """Counts as :meth:`count_tokens` does, and pickles: a build's reading processes
+        count with it."""
+        ...
+
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors: ...
 
 
@@ -92,12 +97,25 @@ class TorchModel:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def token_counter(self) -> Callable[[str], int]:
+        return TransformersTokenCounter(self.model.tokenizer)
+
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
         vectors = self.model.encode(
             list(texts), prompt=prompt or None, batch_size=batch_size,
             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class TransformersTokenCounter:
+    """Counts tokens with a transformers tokenizer, as :class:`TorchModel` does."""
+
+    tokenizer: Any
+
+    def __call__(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 class Encoder:
@@ -126,6 +144,10 @@ class Encoder:
 
     def count_tokens(self, text: str) -> int:
         return self._model.count_tokens(text)
+
+    def token_counter(self) -> Callable[[str], int]:
+        """:meth:`count_tokens` as a callable that pickles (no model inside)."""
+        return self._model.token_counter()
 
     @property
     def cached_queries(self) -> int:

@@ -23,8 +23,9 @@ import platform
 import re
 import secrets
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -235,6 +236,16 @@ def _quantize(directory: Path, target: str, meta: dict[str, Any]) -> dict[str, A
             "mean_cosine": round(float(cosines.mean()), 5)}
 
 
+@dataclass(frozen=True, slots=True)
+class TokenCounter:
+    """Counts tokens with a fast tokenizer, special tokens left out; pickles with it."""
+
+    tokenizer: Tokenizer
+
+    def __call__(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+
 class OnnxModel:
     """An exported model in an ONNX Runtime session, with the model's fast tokenizer."""
 
@@ -266,7 +277,7 @@ class OnnxModel:
         self._tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
 
     @cached_property
-    def _counter(self) -> Tokenizer:
+    def _counter(self) -> TokenCounter:
         """A second tokenizer, untruncated and unpadded, loaded when a build first counts
         (30 ms the service's start does not pay, since only builds count)."""
         from tokenizers import Tokenizer
@@ -274,10 +285,13 @@ class OnnxModel:
         counter = Tokenizer.from_file(str(self._tokenizer_file))
         counter.no_truncation()
         counter.no_padding()
-        return counter
+        return TokenCounter(counter)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._counter.encode(text, add_special_tokens=False))
+        return self._counter(text)
+
+    def token_counter(self) -> Callable[[str], int]:
+        return self._counter
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
         """Unit vectors, in input order; batches are formed by length to pad little."""

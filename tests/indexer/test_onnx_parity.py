@@ -6,6 +6,7 @@ with one backend is served by another (they share the model id)."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from threading import current_thread
 
@@ -87,6 +88,10 @@ def test_int8_counts_tokens_exactly_as_torch_so_chunks_do_not_change(
     samples = [c.embed_text for c in chunks] + [" ".join(c.embed_text for c in chunks[:5])]
 
     assert [int8.count_tokens(t) for t in samples] == [encoder.count_tokens(t) for t in samples]
+    # The counters a build's reading processes get: copies, without the model.
+    for model in (int8, encoder):
+        copy = pickle.loads(pickle.dumps(model.token_counter()))
+        assert [copy(t) for t in samples] == [encoder.count_tokens(t) for t in samples]
 
 
 def test_int8_keeps_mrr_within_001_whichever_backend_built_the_index(
