@@ -36,7 +36,7 @@ def _default_map(settings: Settings) -> dict[str, Any]:
         "query_prompt": settings.query_prompt, "default_lang": settings.default_lang,
         "max_article_bytes": settings.max_article_bytes, "chunk_tokens": settings.chunk_tokens,
         "overlap_tokens": settings.overlap_tokens, "batch_size": settings.batch_size,
-        "keep": settings.keep_snapshots,
+        "keep": settings.keep_snapshots, "dense_exact_max": settings.dense_exact_max,
     }
     return {
         "index": {"build": build, "watch": build, "status": {"index_dir": settings.index_path},

@@ -21,6 +21,7 @@ from indexer.build import (
     article_files,
     build_snapshot,
 )
+from indexer.dense import EXACT_MAX
 from indexer.embed import BACKENDS, TORCH, Encoder, ModelSpec, load_encoder
 from indexer.errors import DeskmateError
 
@@ -55,6 +56,8 @@ _BUILD_OPTIONS = [
     click.option("--overlap-tokens", type=int, default=32, show_default=True),
     click.option("--batch-size", type=int, default=32, show_default=True),
     click.option("--keep", type=int, default=3, show_default=True, help="Snapshots to retain."),
+    click.option("--dense-exact-max", type=click.IntRange(min=0), default=EXACT_MAX,
+                 show_default=True, help="Chunks up to which dense search is exact (IVF above)."),
     click.option("--processes", type=click.IntRange(min=0), default=0,
                  help="Processes that read articles when many changed (0: one per core)."),
     click.option("--progress/--no-progress", default=True, help="Show progress bars."),
@@ -83,6 +86,7 @@ class Builder:
         self.options = BuildOptions(params["default_lang"], params["max_article_bytes"],
                                     params["chunk_tokens"], params["overlap_tokens"],
                                     params["batch_size"], params["keep"],
+                                    params["dense_exact_max"],
                                     processes=params["processes"] or os.cpu_count() or 1)
         self.cache = BuildCache()
         self._encoder: Encoder | None = None

@@ -15,14 +15,18 @@ from tests.conftest import Deployment, serve_process
 
 def test_index_build_reads_the_environment_and_flags_win(kb_dir: Path, tmp_path: Path) -> None:
     env = {"DESKMATE_KB_DIR": str(kb_dir), "DESKMATE_DATA_DIR": str(tmp_path / "var"),
-           "DESKMATE_INDEX_DIR": str(tmp_path / "from-env")}
+           "DESKMATE_INDEX_DIR": str(tmp_path / "from-env"), "DESKMATE_DENSE_EXACT_MAX": "0"}
     runner = CliRunner()
     result = runner.invoke(main, ["index", "build", "--index", str(tmp_path / "from-flag"),
                                   "--no-progress"], env=env)
     assert result.exit_code == 0, result.output
     assert "published" in result.output and "7 articles" in result.output
     assert "skipped broken.md: front matter is not valid YAML" in result.output
-    assert current_version(tmp_path / "from-flag") is not None
+    version = current_version(tmp_path / "from-flag")
+    assert version is not None
+    manifest = json.loads((tmp_path / "from-flag" / "snapshots" / version / "manifest.json")
+                          .read_text("utf-8"))
+    assert manifest["dense"]["type"] == "ivf-flat"  # as the service's rebuilds would make it
     assert not (tmp_path / "from-env").exists()
     assert (tmp_path / "var" / "cache" / "embeddings.sqlite").is_file()
 
