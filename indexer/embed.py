@@ -93,12 +93,13 @@ class TorchModel:
             dimension = model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
         self.max_seq_length = int(model.max_seq_length)
+        self._counter = TransformersTokenCounter(model.tokenizer)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self._counter(text)
 
     def token_counter(self) -> Callable[[str], int]:
-        return TransformersTokenCounter(self.model.tokenizer)
+        return self._counter
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors:
         vectors = self.model.encode(

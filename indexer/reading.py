@@ -82,13 +82,16 @@ def _read_in_workers(reading: Reading, paths: Sequence[Path], processes: int,
     # spawn, not fork: the parent may hold ONNX Runtime's and the tokenizer's threads.
     context = multiprocessing.get_context("spawn")
     workers = min(processes, len(paths))
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(reading,)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                               initargs=(reading,))
+    try:
         batch = max(1, min(64, len(paths) // (workers * 4)))
         for done, read in enumerate(pool.map(_read_in_worker, paths, chunksize=batch), start=1):
             yield read
             if done % 200 == 0:
                 on_done(done)
+    finally:  # a build that failed or was interrupted does not wait for the rest
+        pool.shutdown(cancel_futures=True)
 
 
 def _picklable(reading: Reading) -> bool:
