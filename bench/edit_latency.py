@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import Connection, fmt_ms, free_port, machine, percentiles, varied_queries  # noqa: E402
 from indexer.build import BuildOptions, build_snapshot  # noqa: E402
-from indexer.embed import Encoder, ModelSpec, Vectors, load_encoder  # noqa: E402
+from indexer.embed import ONNX_INT8, Encoder, ModelSpec, Vectors, load_encoder  # noqa: E402
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "gri", "pe", "nul", "sa", "dor", "ex", "fi",
              "qua", "zen", "bra", "tol", "wi", "um", "cer"]
@@ -147,7 +147,7 @@ def main() -> None:
         print(f"generated {args.articles} articles in {time.perf_counter() - started:.1f} s")
         # The service's backend and model cache: the int8 export is made here, so the
         # service's ready time below is its start, not a first export.
-        encoder = RandomVectors(load_encoder(ModelSpec(backend="onnx-int8",
+        encoder = RandomVectors(load_encoder(ModelSpec(backend=ONNX_INT8,
                                                        model_cache=data / "models")))
         report = build_snapshot(kb, data / "index", encoder, data / "cache" / "embeddings.sqlite",
                                 BuildOptions())

@@ -247,7 +247,7 @@ class _Build:
         for (relative, _, signature), one in zip(changed, read, strict=True):
             entries[relative] = self._entry(signature, one)
         self.progress(Phase.PARSE, len(paths), len(paths))
-        return {relative: entries[relative] for relative, _ in paths}
+        return entries
 
     def _entry(self, signature: tuple[int, int], read: ReadFile) -> _FileEntry:
         entry = _FileEntry(signature, read.article, read.problem, read.chunks)

@@ -67,49 +67,47 @@ def read_files(reading: Reading, paths: Sequence[Path], *, processes: int,
     """Each of ``paths`` read, in order; in ``processes`` worker processes when there are
     at least ``min_parallel`` and ``reading`` can be sent to them. ``on_done(n)`` is called
     as files are read."""
-    if processes > 1 and len(paths) >= max(min_parallel, 2) and _picklable(reading):
-        yield from _read_in_workers(reading, paths, processes, on_done)
-        return
-    analyzer = Analyzer()
-    for done, path in enumerate(paths, start=1):
-        yield read_file(reading, analyzer, path)
+    sent = _pickled(reading) if processes > 1 and len(paths) >= max(min_parallel, 2) else None
+    if sent is not None:
+        read = _read_in_workers(sent, paths, processes)
+    else:
+        analyzer = Analyzer()
+        read = (read_file(reading, analyzer, path) for path in paths)
+    for done, one in enumerate(read, start=1):
+        yield one
         if done % 200 == 0:
             on_done(done)
 
 
-def _read_in_workers(reading: Reading, paths: Sequence[Path], processes: int,
-                     on_done: Callable[[int], None]) -> Iterator[ReadFile]:
+def _read_in_workers(sent: bytes, paths: Sequence[Path], processes: int) -> Iterator[ReadFile]:
     # spawn, not fork: the parent may hold ONNX Runtime's and the tokenizer's threads.
     context = multiprocessing.get_context("spawn")
     workers = min(processes, len(paths))
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                               initargs=(reading,))
+                               initargs=(sent,))
     try:
-        batch = max(1, min(64, len(paths) // (workers * 4)))
-        for done, read in enumerate(pool.map(_read_in_worker, paths, chunksize=batch), start=1):
-            yield read
-            if done % 200 == 0:
-                on_done(done)
+        yield from pool.map(_read_in_worker, paths,
+                            chunksize=max(1, min(64, len(paths) // (workers * 4))))
     finally:  # a build that failed or was interrupted does not wait for the rest
         pool.shutdown(cancel_futures=True)
 
 
-def _picklable(reading: Reading) -> bool:
+def _pickled(reading: Reading) -> bytes | None:
+    """``reading`` as the workers get it (pickled once, here), or None if it cannot be."""
     try:
-        pickle.dumps(reading)
+        return pickle.dumps(reading)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         logger.info("reading the articles in this process only: %s", exc)
-        return False
-    return True
+        return None
 
 
 _worker: tuple[Reading, Analyzer] | None = None
-"""In a worker process: what :func:`_start_worker` was given, and an analyzer."""
+"""In a worker process: the build's :class:`Reading`, and an analyzer."""
 
 
-def _start_worker(reading: Reading) -> None:
+def _start_worker(sent: bytes) -> None:
     global _worker
-    _worker = (reading, Analyzer())
+    _worker = (pickle.loads(sent), Analyzer())
 
 
 def _read_in_worker(path: Path) -> ReadFile:
