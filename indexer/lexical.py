@@ -13,6 +13,13 @@ any unseen chunk could reach (the sum of each list's next weight). Common words 
 "the", "jak") have long lists but small weights, so a few hundred postings of each
 usually settle the top 100 — at 100k chunks a tenth of a millisecond where scoring every
 chunk took 1.8 ms (bench/scale.py).
+
+When the rounds cannot settle it (several common terms of nearly flat weights), the k-th
+best score a round found is still a floor under the final k-th, and MaxScore finishes:
+the lists whose best weights add up to less than that floor cannot put a chunk in the top
+k on their own, so only the other lists are scored in full, and the floor's lists are
+looked up for the chunks that can still reach it. At 1M chunks this took BM25's p99 from
+~30 to ~17 ms (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +51,9 @@ always read whole, so the first round's depth is at least this."""
 EXHAUSTIVE_SHARE = 0.125
 """Once the threshold algorithm would read more than this share of the index's chunks
 per query term, scoring every chunk is cheaper."""
+MAX_SCORE_RATIO = 16
+"""The rounds stop once MaxScore would read at most this many postings per posting of
+the next round: MaxScore adds its postings in place, a round sorts and merges its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +179,13 @@ class LexicalIndex:
 
     def scores(self, terms: list[str], mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.float32]:
         """BM25 score of every chunk; chunks outside ``mask`` score 0."""
-        return self._column_scores(self._columns(terms), mask)
+        scores = self._totals(self._columns(terms)).astype(np.float32)
+        if mask is not None:
+            scores[~mask] = 0
+        return scores
 
-    def _column_scores(self, column_list: list[int],
-                       mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.float32]:
+    def _totals(self, column_list: list[int]) -> npt.NDArray[np.float64]:
+        """Every chunk's summed weight in the given lists."""
         # A chunk occurs once in a list, so each list adds into the scores by fancy index,
         # reading its slice in place: half the time of gathering every posting first and
         # counting them (14 -> 7.6 ms for four lists of 1.7M postings at 1M chunks).
@@ -179,10 +193,7 @@ class LexicalIndex:
         for column in column_list:
             span = self._column_span(column)
             totals[self._indices[span]] += self._data[span]
-        scores = totals.astype(np.float32)
-        if mask is not None:
-            scores[~mask] = 0
-        return scores
+        return totals
 
     def contains(self, term: str, documents: npt.NDArray[np.int64]) -> bool:
         """Whether ``term`` occurs in any of ``documents`` (positions, sorted ascending)."""
@@ -207,20 +218,23 @@ class LexicalIndex:
         columns = self._columns(terms)
         if not columns or n <= 0:
             return np.zeros(0, dtype=np.int64)
-        depth = max(n, IMPACT_MIN)
+        depth, floor = max(n, IMPACT_MIN), 0.0
         while depth * len(columns) <= EXHAUSTIVE_SHARE * self.size:
-            found = self._threshold_round(columns, depth, n, mask)
+            found, floor = self._threshold_round(columns, depth, n, mask)
             if found is not None:
                 return found
             depth *= 4
-        scores = self._column_scores(columns, mask)
-        matching = np.flatnonzero(scores > 0)
-        return _best(matching, scores[matching], n)
+            essential = sum(self._length(c) for c in self._split(columns, floor)[0])
+            if essential <= MAX_SCORE_RATIO * sum(min(depth, self._length(c)) for c in columns):
+                break
+        return self._max_score(columns, n, mask, floor)
 
     def _threshold_round(self, columns: list[int], depth: int, n: int,
-                         mask: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.int64] | None:
+                         mask: npt.NDArray[np.bool_] | None,
+                         ) -> tuple[npt.NDArray[np.int64] | None, float]:
         """The top ``n`` from the first ``depth`` postings of each list by weight, or None
-        when a chunk outside them could still be among the top ``n``."""
+        when a chunk outside them could still be among the top ``n``; and a floor under
+        the ``n``-th best score (0 when not known)."""
         prefixes = [self._prefix(column, depth) for column in columns]
         candidates, inverse = np.unique(np.concatenate([docs for docs, _, _ in prefixes]),
                                         return_inverse=True)
@@ -238,16 +252,67 @@ class LexicalIndex:
         keep = np.ones(len(candidates), dtype=bool) if mask is None else mask[candidates]
         outside = sum(rest for _, _, rest in prefixes)  # the best a chunk in no prefix scores
         if outside > 0 and np.count_nonzero(keep) < n:
-            return None
+            return None, 0.0
         if np.count_nonzero(keep) > n:  # what cannot reach the n-th known score drops out
             keep &= upper >= _kth(known[keep], n)
         scores = known[keep]
         for column, unseen in partial:  # complete the survivors' scores
             missing = unseen[keep]
             scores[missing] += self._weights(column, candidates[keep][missing])
-        if outside == 0 or _kth(scores, n) > outside:
-            return _best(candidates[keep].astype(np.int64), scores, n)
-        return None
+        if outside == 0:
+            return _best(candidates[keep].astype(np.int64), scores, n), 0.0
+        floor = _kth(scores, n)  # the n-th of n exact scores: the n-th best is no lower
+        if floor > outside:
+            return _best(candidates[keep].astype(np.int64), scores, n), floor
+        return None, floor
+
+    def _max_score(self, columns: list[int], n: int, mask: npt.NDArray[np.bool_] | None,
+                   floor: float) -> npt.NDArray[np.int64]:
+        """The top ``n`` by MaxScore, given a floor under the ``n``-th best score: every
+        chunk of the essential lists is scored, then the bounded lists, highest bound
+        first, add their weights to the chunks that can still reach the floor."""
+        essential, bounded = self._split(columns, floor)
+        if len(essential) == 1:  # its postings as they lie: no array of every chunk to fill
+            span = self._column_span(essential[0])
+            chunks = self._indices[span].astype(np.int64)
+            scores = self._data[span].astype(np.float64)
+            if mask is not None:
+                allowed = mask[chunks]
+                chunks, scores = chunks[allowed], scores[allowed]
+        else:
+            totals = self._totals(essential)
+            if mask is not None:
+                totals[~mask] = 0
+            chunks = np.flatnonzero(totals > 0)
+            scores = totals[chunks]
+        reach = list(accumulate(bound for bound, _ in bounded))  # what the first i+1 add at most
+        for at in reversed(range(len(bounded))):
+            keep = scores + reach[at] >= floor
+            chunks, scores = chunks[keep], scores[keep]
+            scores += self._weights(bounded[at][1], chunks)
+        return _best(chunks, scores.astype(np.float32), n)
+
+    def _split(self, columns: list[int], floor: float) -> tuple[list[int], list[tuple[float, int]]]:
+        """The essential lists, and the bounded ones with their best weights (lowest
+        first): together these weigh less than ``floor``, so a chunk in no essential list
+        scores below it and is not among the top n."""
+        by_bound = sorted((self._best_weight(column), column) for column in columns)
+        total, bounded = 0.0, []
+        for bound, column in by_bound:
+            if total + bound >= floor:
+                break
+            total += bound
+            bounded.append((bound, column))
+        return [column for _, column in by_bound[len(bounded):]], bounded
+
+    def _best_weight(self, column: int) -> float:
+        start, stop = int(self._impacts.ptr[column]), int(self._impacts.ptr[column + 1])
+        if stop > start:  # stored by weight: the first is the best
+            return float(self._impacts.data[start])
+        return float(self._data[self._column_span(column)].max())
+
+    def _length(self, column: int) -> int:
+        return int(self._indptr[column + 1] - self._indptr[column])
 
     def _prefix(self, column: int, depth: int) -> tuple[npt.NDArray[np.int32],
                                                         npt.NDArray[np.float32], float]:

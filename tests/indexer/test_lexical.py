@@ -160,8 +160,62 @@ def test_top_reads_only_the_heads_of_long_lists(zipf_index: LexicalIndex, monkey
         raise AssertionError("scored every chunk")
 
     want = _ranked_by_every_score(zipf_index, ["t40", "t2"], 100, None)
-    monkeypatch.setattr(zipf_index, "_column_scores", every_chunk)
+    monkeypatch.setattr(zipf_index, "_totals", every_chunk)
     assert zipf_index.top(["t40", "t2"], 100).tolist() == want.tolist()
+
+
+def test_max_score_from_any_floor_under_the_nth_best_equals_ranking_every_chunk(
+        zipf_index: LexicalIndex, monkeypatch) -> None:
+    # MaxScore given a floor under the n-th best score scores only the lists that can
+    # reach it and looks the others up; with any such floor the top n is unchanged.
+    splits = _record_splits(zipf_index, monkeypatch)
+    rng = np.random.default_rng(5)
+    for case in range(60):
+        terms = [f"t{int(t)}" for t in rng.integers(0, 60, rng.integers(2, 6))]
+        mask = rng.random(zipf_index.size) < 0.3 if case % 3 == 0 else None
+        n = (1, 10, 100)[case % 3]
+        want = _ranked_by_every_score(zipf_index, terms, n, mask)
+        scores = zipf_index.scores(terms, mask)
+        nth = float(scores[want[-1]])
+        columns = zipf_index._columns(terms)
+        for floor in (nth, nth * rng.uniform(0.5, 1)):
+            got = zipf_index._max_score(columns, n, mask, floor)
+            assert np.allclose(scores[got], scores[want], rtol=1e-6), (terms, floor)
+            assert mask is None or mask[got].all()
+    essential = [len(found) for found, _ in splits]
+    assert essential.count(1) > 20 and max(essential) > 1  # both ways of scoring them
+    assert sum(len(bounded) for _, bounded in splits) > 100  # lists looked up, not read whole
+
+
+def test_top_of_flat_common_terms_finishes_with_max_score(monkeypatch) -> None:
+    # Six terms in every chunk, at the same count: the weights differ only by length, so
+    # no round of the threshold algorithm settles the top 10. The floor a round found
+    # leaves the rare term's list as the only one scored in full.
+    rng = np.random.default_rng(11)
+    documents = [np.array([0, 1, 2, 3, 4, 5] + [6] * int(rng.integers(0, 3)) +
+                          [int(t) for t in rng.integers(7, 400, 30)], dtype=np.int32)
+                 for _ in range(20_000)]
+    index = LexicalIndex.from_term_ids(documents, [f"t{i}" for i in range(400)], ["en"] * 20_000)
+    splits = _record_splits(index, monkeypatch)
+    terms = ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]
+    got = index.top(terms, 10)
+    want = _ranked_by_every_score(index, terms, 10, None)
+    scores = index.scores(terms, None)
+    assert np.allclose(scores[got], scores[want], rtol=1e-6)
+    assert splits[-1][0] == index._columns(["t6"])
+
+
+def _record_splits(index: LexicalIndex, monkeypatch) -> list[tuple[list[int], list]]:
+    """What each MaxScore call scores in full (the essential lists) and looks up."""
+    splits: list[tuple[list[int], list]] = []
+    split = index._split
+
+    def recorded(columns: list[int], floor: float) -> tuple[list[int], list]:
+        splits.append(split(columns, floor))
+        return splits[-1]
+
+    monkeypatch.setattr(index, "_split", recorded)
+    return splits
 
 
 def test_top_of_unknown_or_masked_out_terms_is_empty(zipf_index: LexicalIndex) -> None:
