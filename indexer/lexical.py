@@ -19,7 +19,7 @@ best score a round found is still a floor under the final k-th, and MaxScore fin
 the lists whose best weights add up to less than that floor cannot put a chunk in the top
 k on their own, so only the other lists are scored in full, and the floor's lists are
 looked up for the chunks that can still reach it. At 1M chunks this took BM25's p99 from
-~30 to ~17 ms (bench/RESULTS.md).
+~31 to ~16 ms (bench/RESULTS.md).
 """
 
 from __future__ import annotations
