@@ -224,8 +224,9 @@ class LexicalIndex:
             if found is not None:
                 return found
             depth *= 4
-            essential = sum(self._length(c) for c in self._split(columns, floor)[0])
-            if essential <= MAX_SCORE_RATIO * sum(min(depth, self._length(c)) for c in columns):
+            essential_postings = sum(map(self._length, self._split(columns, floor)[0]))
+            next_round = sum(min(depth, self._length(c)) for c in columns)
+            if essential_postings <= MAX_SCORE_RATIO * next_round:
                 break
         return self._max_score(columns, n, mask, floor)
 
@@ -259,10 +260,9 @@ class LexicalIndex:
         for column, unseen in partial:  # complete the survivors' scores
             missing = unseen[keep]
             scores[missing] += self._weights(column, candidates[keep][missing])
-        if outside == 0:
-            return _best(candidates[keep].astype(np.int64), scores, n), 0.0
-        floor = _kth(scores, n)  # the n-th of n exact scores: the n-th best is no lower
-        if floor > outside:
+        # With a chunk unseen there are n exact scores here, and the n-th best is no lower.
+        floor = _kth(scores, n) if outside > 0 else 0.0
+        if outside == 0 or floor > outside:
             return _best(candidates[keep].astype(np.int64), scores, n), floor
         return None, floor
 
