@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -87,6 +87,20 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
     store.migrate()
     check_startup(settings.host, settings.allow_anonymous, store)
     encoder = encoder or load_encoder(settings.model_spec(serving=True))
+    state = _service_state(settings, store, encoder)
+    app = FastAPI(title="Deskmate", version=VERSION, lifespan=_lifespan(state),
+                  summary="Hybrid search over a support team's multilingual knowledge base.")
+    app.state.deskmate = state
+    install_error_handlers(app)
+    for module in (search, suggest, articles, feedback, admin, analytics, health, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    _add_middleware(app, settings, state.metrics)
+    return app
+
+
+def _service_state(settings: Settings, store: Store, encoder: Encoder) -> ServiceState:
+    """What the routes share: the live index, the store's users, the background workers."""
     set_search_threads(settings.encoder_threads)
     metrics = Metrics()
     live = LiveIndex(settings.index_path, encoder, search_config(settings), metrics)
@@ -105,7 +119,7 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         analytics report asks for them."""
         missed.add([normalize_query(row["query"]) for row in rows if row["no_good_match"]])
 
-    state = ServiceState(
+    return ServiceState(
         settings=settings, live=live, store=store,
         auth=Authenticator(store, host=settings.host, allow_anonymous=settings.allow_anonymous),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
@@ -122,27 +136,29 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         report_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskmate-report"),
     )
 
+
+def _lifespan(state: ServiceState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the background workers with the server; stop them, then the store, after it."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        live.start_polling(settings.reload_seconds)
+        state.live.start_polling(state.settings.reload_seconds)
         state.search_log.start()
-        missed.start()
+        state.missed.start()
         yield
         state.search_log.stop()
-        missed.stop()
-        live.stop()
+        state.missed.stop()
+        state.live.stop()
         state.jobs.close()
         state.search_pool.shutdown(wait=True)
         state.report_pool.shutdown(wait=True, cancel_futures=True)
-        store.close()
+        state.store.close()
 
-    app = FastAPI(title="Deskmate", version=VERSION, lifespan=lifespan,
-                  summary="Hybrid search over a support team's multilingual knowledge base.")
-    app.state.deskmate = state
-    install_error_handlers(app)
-    for module in (search, suggest, articles, feedback, admin, analytics, health, pages):
-        app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """CORS when origins are set, inside the request middleware (ids, body limits, metrics)."""
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -152,4 +168,3 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
     app.add_middleware(RequestMiddleware, metrics=metrics, default_limit=settings.max_request_bytes,
                        limits={"/v1/admin/articles/": settings.max_upload_bytes,
                                "/v1/suggest": 64 * 1024})
-    return app
