@@ -80,67 +80,82 @@ def main() -> None:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        spec = ModelSpec(backend=args.backend, model_cache=data / "models")
-        build_snapshot(ROOT / "kb", data / "index", load_encoder(spec), data / "cache" / "e.sqlite",
-                       BuildOptions())
-        store = Store(f"sqlite:///{data / 'deskmate.sqlite3'}")
-        store.migrate()
-        started = time.perf_counter()
-        fill_log(store, list(load_snapshot(data / "index").articles), args.searches, args.distinct)
-        store.close()
-        print(f"search log: {args.searches} searches, {args.distinct} distinct queries, 15 % "
-              f"no good match, {args.searches // 10} votes ({time.perf_counter() - started:.0f} s "
-              f"to write)")
-        # No query cache: the searching client's 1,000 queries would all be cached after
-        # a few seconds, and a report's encodes would evict them, which measures the cache.
-        server, port, _ = start_service(ROOT / "kb", data, backend=args.backend,
-                                        extra={"DESKMATE_QUERY_CACHE_SIZE": "0"})
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as http:
-                searching = Searching(port)
-                searching.start()
-                time.sleep(2)  # warm: the first searches load the model's caches
-
-                def reports() -> list[float]:
-                    seconds = []
-                    for _ in range(args.reports):
-                        begun = time.perf_counter()
-                        http.get("/v1/admin/analytics").raise_for_status()
-                        seconds.append(time.perf_counter() - begun)
-                    begun = time.perf_counter()
-                    http.get("/v1/admin/analytics", params={"format": "csv",
-                                                            "table": "content_gaps"}).raise_for_status()
-                    seconds.append(time.perf_counter() - begun)
-                    return seconds
-
-                took, busy = searching.during(reports)
-                _, idle = searching.during(lambda: time.sleep(sum(took)))
-                searching.stopped.set()
-                searching.join()
-        finally:
-            stop(server)
-        # A restart: the first report finds the queries the last process encoded in the store.
-        server, port, _ = start_service(ROOT / "kb", data, backend=args.backend)
-        try:
-            begun = time.perf_counter()
-            httpx.get(f"http://127.0.0.1:{port}/v1/admin/analytics", timeout=300).raise_for_status()
-            restarted = time.perf_counter() - begun
-        finally:
-            stop(server)
-        store = Store(f"sqlite:///{data / 'deskmate.sqlite3'}")
-        with store.engine.connect() as connection:
-            kept = connection.execute(sa.select(sa.func.count()).select_from(query_vectors)).scalar()
-        store.close()
+        prepare(data, args.backend, args.searches, args.distinct)
+        took, busy, idle, errors = reports_beside_searches(data, args.backend, args.reports)
+        restarted, kept = first_report_after_restart(data, args.backend)
     for index, seconds in enumerate(took[:-1], start=1):
         print(f"report {index}: {seconds:.2f} s")
     print(f"content gaps as CSV: {took[-1]:.2f} s")
     print(f"first report after a restart, {kept} query vectors in the store: {restarted:.2f} s")
-    print(f"another client's searches, {searching.errors} errors:")
+    print(f"another client's searches, {errors} errors:")
     print(f"  while the reports were built ({len(busy)}): {fmt_ms(percentiles(busy))}, "
           f"max {max(busy):.0f} ms")
     print(f"  as long with nothing going on ({len(idle)}): {fmt_ms(percentiles(idle))}, "
           f"max {max(idle):.0f} ms")
 
+
+def prepare(data: Path, backend: str, searches: int, distinct: int) -> None:
+    """The sample KB's index and a month's search log in a store, under ``data``."""
+    spec = ModelSpec(backend=backend, model_cache=data / "models")
+    build_snapshot(ROOT / "kb", data / "index", load_encoder(spec), data / "cache" / "e.sqlite",
+                   BuildOptions())
+    store = Store(f"sqlite:///{data / 'deskmate.sqlite3'}")
+    store.migrate()
+    started = time.perf_counter()
+    fill_log(store, list(load_snapshot(data / "index").articles), searches, distinct)
+    store.close()
+    print(f"search log: {searches} searches, {distinct} distinct queries, 15 % no good match, "
+          f"{searches // 10} votes ({time.perf_counter() - started:.0f} s to write)")
+
+
+def reports_beside_searches(data: Path, backend: str, count: int,
+                            ) -> tuple[list[float], list[float], list[float], int]:
+    """Each report's and the CSV's seconds while another client searches; that client's
+    search times then, and for as long with nothing else going on; its errors."""
+    # No query cache: the searching client's 1,000 queries would all be cached after
+    # a few seconds, and a report's encodes would evict them, which measures the cache.
+    server, port, _ = start_service(ROOT / "kb", data, backend=backend,
+                                    extra={"DESKMATE_QUERY_CACHE_SIZE": "0"})
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as http:
+            searching = Searching(port)
+            searching.start()
+            time.sleep(2)  # warm: the first searches load the model's caches
+
+            def reports() -> list[float]:
+                seconds = []
+                queries: list[dict[str, str]] = [{}] * count + [{"format": "csv",
+                                                                 "table": "content_gaps"}]
+                for params in queries:
+                    begun = time.perf_counter()
+                    http.get("/v1/admin/analytics", params=params).raise_for_status()
+                    seconds.append(time.perf_counter() - begun)
+                return seconds
+
+            took, busy = searching.during(reports)
+            _, idle = searching.during(lambda: time.sleep(sum(took)))
+            searching.stopped.set()
+            searching.join()
+    finally:
+        stop(server)
+    return took, busy, idle, searching.errors
+
+
+def first_report_after_restart(data: Path, backend: str) -> tuple[float, int]:
+    """Seconds to the first report of a new process, which finds the queries the last one
+    encoded in the store; and how many vectors the store holds."""
+    server, port, _ = start_service(ROOT / "kb", data, backend=backend)
+    try:
+        begun = time.perf_counter()
+        httpx.get(f"http://127.0.0.1:{port}/v1/admin/analytics", timeout=300).raise_for_status()
+        restarted = time.perf_counter() - begun
+    finally:
+        stop(server)
+    store = Store(f"sqlite:///{data / 'deskmate.sqlite3'}")
+    with store.engine.connect() as connection:
+        kept = connection.execute(sa.select(sa.func.count()).select_from(query_vectors)).scalar()
+    store.close()
+    return restarted, int(kept or 0)
 
 if __name__ == "__main__":
     main()

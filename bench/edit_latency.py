@@ -22,10 +22,8 @@ time. Goal: ≤ 2 s end to end.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,8 +38,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Connection, fmt_ms, free_port, machine, percentiles, varied_queries  # noqa: E402
-from indexer.build import BuildOptions, build_snapshot  # noqa: E402
+from bench.common import (  # noqa: E402
+    Connection,
+    fmt_ms,
+    machine,
+    percentiles,
+    start_service,
+    stop,
+    varied_queries,
+)
+from indexer.build import BuildOptions, BuildReport, build_snapshot  # noqa: E402
 from indexer.embed import ONNX_INT8, Encoder, ModelSpec, Vectors, load_encoder  # noqa: E402
 
 SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "gri", "pe", "nul", "sa", "dor", "ex", "fi",
@@ -140,58 +146,58 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        kb, data = root / "kb", root / "var"
-        started = time.perf_counter()
-        generate_kb(kb, args.articles)
-        print(f"generated {args.articles} articles in {time.perf_counter() - started:.1f} s")
-        # The service's backend and model cache: the int8 export is made here, so the
-        # service's ready time below is its start, not a first export.
-        encoder = RandomVectors(load_encoder(ModelSpec(backend=ONNX_INT8,
-                                                       model_cache=data / "models")))
-        report = build_snapshot(kb, data / "index", encoder, data / "cache" / "embeddings.sqlite",
-                                BuildOptions())
-        print(f"first build (random vectors): {report.articles} articles, {report.chunks} chunks, "
-              f"{report.seconds:.1f} s")
-        port = free_port()
-        env = {**os.environ, "DESKMATE_KB_DIR": str(kb), "DESKMATE_DATA_DIR": str(data),
-               "DESKMATE_RATE_LIMIT_PER_MINUTE": "0", "DESKMATE_LOG_LEVEL": "warning"}
-        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                                  env=env, cwd=ROOT)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-                ready_started = time.perf_counter()
-                while True:
-                    try:
-                        if http.get("/readyz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    time.sleep(0.1)
-                print(f"service ready after {time.perf_counter() - ready_started:.1f} s")
-                warm = wait_job(http, http.post("/v1/admin/reindex").json()["id"])
-                print(f"warm-up reindex (cold worker: model load + reading every file): "
-                      f"{warm['duration_seconds']} s, {warm['state']}")
-                searching = Searching(port)
-                searching.start()
-                runs, busy = searching.during(
-                    lambda: [edit_once(http, 17 + 997 * i, f"zqx{i}marker") for i in range(args.edits)])
-                _, idle = searching.during(lambda: time.sleep(sum(r[0] for r in runs)))
-                searching.stopped.set()
-                searching.join()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        kb, data = Path(tmp) / "kb", Path(tmp) / "var"
+        report = first_build(kb, data, args.articles)
+        runs, busy, idle, errors = edits_beside_searches(kb, data, args.edits)
     live = [r[0] for r in runs]
     for index, (seconds, build) in enumerate(runs, start=1):
         print(f"edit {index}: live in {seconds:.2f} s (build job {build:.2f} s)")
     print(f"edit → searchable: median {statistics.median(live):.2f} s, max {max(live):.2f} s "
           f"(goal ≤ 2 s) on {report.articles} articles / {report.chunks} chunks")
-    print(f"another client's searches, {searching.errors} errors:")
+    print(f"another client's searches, {errors} errors:")
     print(f"  while the edits went live ({len(busy)}): {fmt_ms(percentiles(busy))}, max {max(busy):.0f} ms")
     print(f"  as long with nothing going on ({len(idle)}): {fmt_ms(percentiles(idle))}, "
           f"max {max(idle):.0f} ms")
 
+
+def first_build(kb: Path, data: Path, articles: int) -> BuildReport:
+    """Generate the KB and build its first snapshot with random vectors."""
+    started = time.perf_counter()
+    generate_kb(kb, articles)
+    print(f"generated {articles} articles in {time.perf_counter() - started:.1f} s")
+    # The service's backend and model cache: the int8 export is made here, so the
+    # service's ready time below is its start, not a first export.
+    encoder = RandomVectors(load_encoder(ModelSpec(backend=ONNX_INT8, model_cache=data / "models")))
+    report = build_snapshot(kb, data / "index", encoder, data / "cache" / "embeddings.sqlite",
+                            BuildOptions())
+    print(f"first build (random vectors): {report.articles} articles, {report.chunks} chunks, "
+          f"{report.seconds:.1f} s")
+    return report
+
+
+def edits_beside_searches(kb: Path, data: Path, edits: int,
+                          ) -> tuple[list[tuple[float, float]], list[float], list[float], int]:
+    """Each edit's seconds until searchable and its build job's, while another client
+    searches; that client's search times then, and for as long with nothing going on; its
+    errors."""
+    server, port, ready = start_service(kb, data, backend=ONNX_INT8,
+                                        extra={"DESKMATE_RELOAD_SECONDS": "2"})
+    try:
+        print(f"service ready after {ready:.1f} s")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            warm = wait_job(http, http.post("/v1/admin/reindex").json()["id"])
+            print(f"warm-up reindex (cold worker: model load + reading every file): "
+                  f"{warm['duration_seconds']} s, {warm['state']}")
+            searching = Searching(port)
+            searching.start()
+            runs, busy = searching.during(
+                lambda: [edit_once(http, 17 + 997 * i, f"zqx{i}marker") for i in range(edits)])
+            _, idle = searching.during(lambda: time.sleep(sum(r[0] for r in runs)))
+            searching.stopped.set()
+            searching.join()
+    finally:
+        stop(server)
+    return runs, busy, idle, searching.errors
 
 if __name__ == "__main__":
     main()

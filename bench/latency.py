@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,43 @@ def floor_once(encoder: Encoder, snapshot: Snapshot, analyzer: Analyzer, query: 
     return (time.perf_counter() - started) * 1000
 
 
+@dataclass
+class Sides:
+    """The three ways of answering a query, one connection each to the servers, and what
+    the service's answers said."""
+
+    encoder: Encoder
+    snapshot: Snapshot
+    service: Connection
+    stack: Connection
+    analyzer: Analyzer = field(default_factory=Analyzer)
+    took: dict[str, float] = field(default_factory=dict)
+    """The Searcher's own time (``took_ms``) for each query."""
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
+
+    def once(self, side: str, query: str) -> float:
+        """One query on one side, in ms."""
+        if side == "floor":
+            return floor_once(self.encoder, self.snapshot, self.analyzer, query)
+        started = time.perf_counter()
+        if side == "stack":
+            status, _ = self.stack.get("/floor", {"q": query})
+        else:
+            status, body = self.service.get("/v1/search", {"q": query, "k": 5})
+            self.took[query] = json.loads(body)["took_ms"] if status == 200 else 0.0
+        self.errors[side] += status != 200
+        return (time.perf_counter() - started) * 1000
+
+    def in_blocks(self, queries: list[tuple[str, str]]) -> dict[str, list[float]]:
+        """Each query's time on each side, the sides taking turns in blocks."""
+        times = {side: [0.0] * len(queries) for side in SIDES}
+        for block, start in enumerate(range(0, len(queries), BLOCK)):
+            for side in SIDES[block % 3:] + SIDES[:block % 3]:  # each side first in turn
+                for i in range(start, min(start + BLOCK, len(queries))):
+                    times[side][i] = self.once(side, queries[i][0])
+        return times
+
+
 def measure(name: str, kb: Path, data: Path, backend: str,
             queries: list[tuple[str, str]]) -> dict[str, float]:
     server, port, ready = start_service(kb, data, backend=backend)
@@ -77,45 +114,37 @@ def measure(name: str, kb: Path, data: Path, backend: str,
     try:
         set_search_threads(1)  # as the service does
         spec = ModelSpec(threads=1, backend=backend, model_cache=data / "models", query_cache=0)
-        encoder, snapshot, analyzer = load_encoder(spec), load_snapshot(data / "index"), Analyzer()
-        service, stack = Connection(port), Connection(bare.port)
-
-        def one(side: str, query: str) -> float:
-            if side == "floor":
-                return floor_once(encoder, snapshot, analyzer, query)
-            started = time.perf_counter()
-            if side == "stack":
-                status, _ = stack.get("/floor", {"q": query})
-            else:
-                status, body = service.get("/v1/search", {"q": query, "k": 5})
-                took[query] = json.loads(body)["took_ms"] if status == 200 else 0.0
-            errors[side] += status != 200
-            return (time.perf_counter() - started) * 1000
-
-        took: dict[str, float] = {}
-        errors = dict.fromkeys(SIDES, 0)
+        sides = Sides(load_encoder(spec), load_snapshot(data / "index"), Connection(port),
+                      Connection(bare.port))
         for query in varied_queries(60, seed=99):  # warm-up: other queries than the measured
             for side in SIDES:
-                one(side, query)
-        times = {side: [0.0] * len(queries) for side in SIDES}
-        errors = dict.fromkeys(SIDES, 0)
+                sides.once(side, query)
+        sides.errors = dict.fromkeys(SIDES, 0)
         server_cpu = cpu_seconds(server.pid)
         client_cpu, wall = time.process_time(), time.perf_counter()
-        for block, start in enumerate(range(0, len(queries), BLOCK)):
-            for side in SIDES[block % 3:] + SIDES[:block % 3]:  # each side first in turn
-                for i in range(start, min(start + BLOCK, len(queries))):
-                    times[side][i] = one(side, queries[i][0])
+        times = sides.in_blocks(queries)
         wall = time.perf_counter() - wall
         server_cpu = cpu_seconds(server.pid) - server_cpu
-        service.close()
-        stack.close()
+        sides.service.close()
+        sides.stack.close()
     finally:
         stop(server)
         stop(bare.process)
+    snapshot = sides.snapshot
     print(f"\n[{name}] {len(snapshot.chunks)} chunks, {len(snapshot.articles)} articles, "
-          f"dense index {snapshot.manifest['dense']['type']}, backend {encoder.backend}")
+          f"dense index {snapshot.manifest['dense']['type']}, backend {sides.encoder.backend}")
     print(f"  service ready after start: {ready:.2f} s")
-    result: dict[str, float] = {"ready": ready}
+    result = {"ready": ready, **report(queries, times, sides.took)}
+    print(f"  errors: {sides.errors['http']} (stack floor: {sides.errors['stack']}); server CPU "
+          f"{server_cpu / wall:.0%} of one core during the run (client + floor process: "
+          f"{(time.process_time() - client_cpu) / wall:.0%}, stack floor not counted)")
+    return result
+
+
+def report(queries: list[tuple[str, str]], times: dict[str, list[float]],
+           took: dict[str, float]) -> dict[str, float]:
+    """Print each side's percentiles and their ratios, for all queries and English ones."""
+    result: dict[str, float] = {}
     # The service encodes only queries in a language the model covers (English here); the
     # floor always encodes. So the like-for-like ratio is the English one.
     english = [i for i, (_, lang) in enumerate(queries) if lang == "en"]
@@ -137,9 +166,6 @@ def measure(name: str, kb: Path, data: Path, backend: str,
                   f"share: {h['p50'] - b['p50']:.2f} ms)")
             result[f"{label}_stack_p50"] = b["p50"]
         result.update({f"{label}_http_p50": h["p50"], f"{label}_floor_p50": f["p50"]})
-    print(f"  errors: {errors['http']} (stack floor: {errors['stack']}); server CPU "
-          f"{server_cpu / wall:.0%} of one core during the run (client + floor process: "
-          f"{(time.process_time() - client_cpu) / wall:.0%}, stack floor not counted)")
     return result
 
 

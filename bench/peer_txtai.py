@@ -149,20 +149,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data = folder / "deskmate"
-        build_snapshot(ROOT / "kb", data / "index", load_encoder(ModelSpec(
-            backend=args.backend, model_cache=data / "models")), data / "cache" / "e.sqlite", BuildOptions())
-        snapshot = load_snapshot(data / "index")
-        ARTICLE_OF.update({chunk.id: chunk.article_id for chunk in snapshot.chunks})
-        with (folder / "chunks.jsonl").open("w", encoding="utf-8") as out:
-            for chunk in snapshot.chunks:
-                out.write(json.dumps({"id": chunk.id, "text": chunk.embed_text,
-                                      "article": chunk.article_id}, ensure_ascii=False) + "\n")
-        started = time.perf_counter()
-        subprocess.run([str(python), "-c", RUNNER, str(folder / "chunks.jsonl"), model,
-                        str(folder / "txtai-index")], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        print(f"settings: sample KB, {len(snapshot.chunks)} chunks in both; txtai 9.14 (torch, faiss, "
+        chunks, seconds = index_both(folder, data, python, model, args.backend)
+        print(f"settings: sample KB, {chunks} chunks in both; txtai 9.14 (torch, faiss, "
               f"content=True, {args.txtai_threads} torch thread(s), index built in "
-              f"{time.perf_counter() - started:.1f} s); Deskmate backend "
+              f"{seconds:.1f} s); Deskmate backend "
               f"{args.backend}, hybrid; {args.queries} varied queries; 8 clients × {args.seconds:.0f} s")
         results = {}
         server, port = start_txtai(python, folder / "txtai-index", model, folder, args.txtai_threads)
@@ -184,6 +174,23 @@ def main() -> None:
     print(f"\np50 speed-up over txtai: {speedup:.2f}× (goal ≥ 2×); MRR@10 {ours['mrr']:.3f} vs "
           f"{peer['mrr']:.3f} (goal: equal or better); throughput {ours['qps'] / peer['qps']:.2f}×")
 
+
+
+def index_both(folder: Path, data: Path, python: Path, model: str, backend: str) -> tuple[int, float]:
+    """Deskmate's snapshot of the sample KB under ``data``, and txtai's index of the same
+    chunks under ``folder``; the number of chunks and txtai's build seconds."""
+    build_snapshot(ROOT / "kb", data / "index", load_encoder(ModelSpec(
+        backend=backend, model_cache=data / "models")), data / "cache" / "e.sqlite", BuildOptions())
+    snapshot = load_snapshot(data / "index")
+    ARTICLE_OF.update({chunk.id: chunk.article_id for chunk in snapshot.chunks})
+    with (folder / "chunks.jsonl").open("w", encoding="utf-8") as out:
+        for chunk in snapshot.chunks:
+            out.write(json.dumps({"id": chunk.id, "text": chunk.embed_text,
+                                  "article": chunk.article_id}, ensure_ascii=False) + "\n")
+    started = time.perf_counter()
+    subprocess.run([str(python), "-c", RUNNER, str(folder / "chunks.jsonl"), model,
+                    str(folder / "txtai-index")], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return len(snapshot.chunks), time.perf_counter() - started
 
 if __name__ == "__main__":
     main()
