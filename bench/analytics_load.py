@@ -157,5 +157,6 @@ def first_report_after_restart(data: Path, backend: str) -> tuple[float, int]:
     store.close()
     return restarted, int(kept or 0)
 
+
 if __name__ == "__main__":
     main()

@@ -165,8 +165,8 @@ def first_build(kb: Path, data: Path, articles: int) -> BuildReport:
     started = time.perf_counter()
     generate_kb(kb, articles)
     print(f"generated {articles} articles in {time.perf_counter() - started:.1f} s")
-    # The service's backend and model cache: the int8 export is made here, so the
-    # service's ready time below is its start, not a first export.
+    # The service's backend and model cache: the int8 export is made here, so the ready
+    # time edits_beside_searches prints is the service's start, not a first export.
     encoder = RandomVectors(load_encoder(ModelSpec(backend=ONNX_INT8, model_cache=data / "models")))
     report = build_snapshot(kb, data / "index", encoder, data / "cache" / "embeddings.sqlite",
                             BuildOptions())
@@ -198,6 +198,7 @@ def edits_beside_searches(kb: Path, data: Path, edits: int,
     finally:
         stop(server)
     return runs, busy, idle, searching.errors
+
 
 if __name__ == "__main__":
     main()

@@ -175,10 +175,10 @@ def main() -> None:
           f"{peer['mrr']:.3f} (goal: equal or better); throughput {ours['qps'] / peer['qps']:.2f}×")
 
 
-
 def index_both(folder: Path, data: Path, python: Path, model: str, backend: str) -> tuple[int, float]:
     """Deskmate's snapshot of the sample KB under ``data``, and txtai's index of the same
-    chunks under ``folder``; the number of chunks and txtai's build seconds."""
+    chunks under ``folder`` (``ARTICLE_OF`` learns each chunk's article); the number of
+    chunks and txtai's build seconds."""
     build_snapshot(ROOT / "kb", data / "index", load_encoder(ModelSpec(
         backend=backend, model_cache=data / "models")), data / "cache" / "e.sqlite", BuildOptions())
     snapshot = load_snapshot(data / "index")
@@ -191,6 +191,7 @@ def index_both(folder: Path, data: Path, python: Path, model: str, backend: str)
     subprocess.run([str(python), "-c", RUNNER, str(folder / "chunks.jsonl"), model,
                     str(folder / "txtai-index")], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return len(snapshot.chunks), time.perf_counter() - started
+
 
 if __name__ == "__main__":
     main()

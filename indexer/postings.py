@@ -60,6 +60,7 @@ class Postings:
         return slice(int(self.indptr[column]), int(self.indptr[column + 1]))
 
     def length(self, column: int) -> int:
+        """How many postings one list has."""
         return int(self.indptr[column + 1] - self.indptr[column])
 
     def totals(self, columns: list[int]) -> npt.NDArray[np.float64]:
@@ -217,7 +218,7 @@ def _impact_order(data: npt.NDArray[np.float32], indices: npt.NDArray[np.int32],
     key = (columns << 32) | (np.uint32(0xFFFFFFFF) - weight_bits).astype(np.int64)
     order = positions[np.argsort(key, kind="stable")]
     return Impacts(np.asarray(indices[order], dtype=np.int32),
-                    np.asarray(data[order], dtype=np.float32), ptr)
+                   np.asarray(data[order], dtype=np.float32), ptr)
 
 
 def _lookup(postings: npt.NDArray[np.int32], weights: npt.NDArray[np.float32],

@@ -1,5 +1,6 @@
-"""Top-k over BM25's posting lists: the threshold rounds and MaxScore, through
-`LexicalIndex.top`, against ranking every chunk by its score."""
+"""Top-k over BM25's posting lists (`indexer.postings`): the threshold rounds and MaxScore,
+through `LexicalIndex.top` and MaxScore on its own, against ranking every chunk by its
+score."""
 
 from __future__ import annotations
 
