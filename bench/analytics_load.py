@@ -28,6 +28,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -53,7 +54,8 @@ def fill_log(store: Store, article_ids: list[str], searches: int, distinct: int)
     rng = random.Random(7)
     queries = [f"{rng.choice(ASKS)} {rng.choice(TOPICS)} {rng.choice(TOPICS)} {n}"
                for n in range(distinct)]
-    now, rows = datetime.now(UTC), []
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
     for n in range(searches):
         results = rng.sample(article_ids, 5)
         rows.append({"id": f"s{n}", "created_at": now - timedelta(days=rng.random() * 29),

@@ -63,7 +63,8 @@ class RandomVectors(Encoder):
 
     def embed_chunks(self, texts: Sequence[str], *, batch_size: int) -> Vectors:
         vectors = self._random.standard_normal((len(texts), self.dimension)).astype(np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit: Vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return unit
 
 
 def words(rng: random.Random, count: int) -> list[str]:

@@ -13,6 +13,7 @@ import dataclasses
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,7 +28,7 @@ from bench.quality import K, load_queries, reciprocal_rank  # noqa: E402
 AGENTS = 3
 
 
-def votes_from(searcher: Searcher, queries: list[dict]) -> dict[str, tuple[int, int]]:
+def votes_from(searcher: Searcher, queries: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for query in queries:
         ranked = [h.article.id for h in searcher.search(query["q"], k=3).hits]
@@ -41,7 +42,7 @@ def votes_from(searcher: Searcher, queries: list[dict]) -> dict[str, tuple[int, 
     return {article: (h, t) for article, (h, t) in tally.items()}
 
 
-def mrr(searcher: Searcher, queries: list[dict], article_priors: dict[str, float]) -> float:
+def mrr(searcher: Searcher, queries: list[dict[str, Any]], article_priors: dict[str, float]) -> float:
     total = 0.0
     for query in queries:
         ranked = [h.article.id for h in searcher.search(query["q"], k=K, priors=article_priors).hits]

@@ -17,13 +17,14 @@ import platform
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.search import Mode, Searcher  # noqa: E402
+from app.search import Evidence, Mode, Searcher  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.common import sample_searcher  # noqa: E402
 from indexer.analyze import Analyzer  # noqa: E402
@@ -43,7 +44,7 @@ def reciprocal_rank(ranked: list[str], expected: set[str]) -> float:
     return 0.0
 
 
-def evaluate(searcher: Searcher, queries: list[dict], mode: Mode) -> dict[str, dict[str, float]]:
+def evaluate(searcher: Searcher, queries: list[dict[str, Any]], mode: Mode) -> dict[str, dict[str, float]]:
     per_lang: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for query in queries:
         expected = set(query["expected"])
@@ -59,9 +60,9 @@ def evaluate(searcher: Searcher, queries: list[dict], mode: Mode) -> dict[str, d
 
 
 def no_good_match_table(searcher: Searcher,
-                        queries: list[dict]) -> list[tuple[bool, bool, object]]:
+                        queries: list[dict[str, Any]]) -> list[tuple[bool, bool, Evidence | None]]:
     """(unanswerable?, top hit correct?, evidence of the top hit) per query (hybrid)."""
-    rows = []
+    rows: list[tuple[bool, bool, Evidence | None]] = []
     for query in queries:
         outcome = searcher.search(query["q"], k=K)
         correct = bool(outcome.hits) and outcome.hits[0].article.id in query["expected"]
@@ -69,13 +70,14 @@ def no_good_match_table(searcher: Searcher,
     return rows
 
 
-def ngm_scores(rows: list[tuple[bool, bool, object]], min_sim: float,
+def ngm_scores(rows: list[tuple[bool, bool, Evidence | None]], min_sim: float,
                min_cov: float) -> dict[str, float]:
     """Detection of unanswerable queries; false alarms: flagged queries whose top hit is right."""
     tp = fp = fn = alarms = 0
     for unanswerable, correct, evidence in rows:
-        dense_ok = evidence.similarity is not None and evidence.similarity >= min_sim
-        flagged = not (dense_ok or evidence.coverage >= min_cov)
+        flagged = evidence is None or not (  # no hit at all is no good match, as in the Searcher
+            (evidence.similarity is not None and evidence.similarity >= min_sim)
+            or evidence.coverage >= min_cov)
         tp += flagged and unanswerable
         fp += flagged and not unanswerable
         fn += (not flagged) and unanswerable
@@ -88,7 +90,7 @@ def ngm_scores(rows: list[tuple[bool, bool, object]], min_sim: float,
             "false_alarm_rate": alarms / right if right else 0.0}
 
 
-def calibrate(rows: list[tuple[bool, bool, object]]) -> None:
+def calibrate(rows: list[tuple[bool, bool, Evidence | None]]) -> None:
     best = None
     for min_sim in np.arange(0.30, 0.66, 0.02):
         for min_cov in np.arange(0.30, 1.01, 0.04):
@@ -103,7 +105,7 @@ def calibrate(rows: list[tuple[bool, bool, object]]) -> None:
           f"min_coverage={min_cov:.2f} -> {fmt(score)}")
 
 
-def ablate_stemming(searcher: Searcher, queries: list[dict]) -> None:
+def ablate_stemming(searcher: Searcher, queries: list[dict[str, Any]]) -> None:
     print("\nStemming ablation (MRR@10 per language, stemmed vs not):")
     print(f"{'lang':<6}{'bm25 stem':>11}{'bm25 none':>11}{'hybrid stem':>13}{'hybrid none':>13}")
     base_lex = evaluate(searcher, queries, Mode.LEXICAL)

@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,32 +42,32 @@ K = 10
 API_MAX_QUERY = 1000
 LANGS = ("en", "pl", "ru", "fa", "all")
 
-Method = Callable[[Searcher, dict], list[str]]
+Method = Callable[[Searcher, dict[str, Any]], list[str]]
 
 
-def load_tickets(path: Path) -> list[dict]:
+def load_tickets(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
-def raw_text(ticket: dict) -> str:
+def raw_text(ticket: dict[str, Any]) -> str:
     return f"{ticket['subject']}\n\n{ticket['body']}"
 
 
-def search_raw_api(searcher: Searcher, ticket: dict) -> list[str]:
+def search_raw_api(searcher: Searcher, ticket: dict[str, Any]) -> list[str]:
     return [h.article.id for h in searcher.search(raw_text(ticket)[:API_MAX_QUERY], k=K).hits]
 
 
-def search_raw_whole(searcher: Searcher, ticket: dict) -> list[str]:
+def search_raw_whole(searcher: Searcher, ticket: dict[str, Any]) -> list[str]:
     return [h.article.id for h in searcher.search(raw_text(ticket), k=K).hits]
 
 
-def search_cleaned(searcher: Searcher, ticket: dict) -> list[str]:
+def search_cleaned(searcher: Searcher, ticket: dict[str, Any]) -> list[str]:
     clean = clean_ticket(ticket["subject"], ticket["body"])
     return [h.article.id for h in searcher.search(clean.text[:API_MAX_QUERY], k=K).hits]
 
 
 def suggest_with(config: SuggestConfig) -> Method:
-    def run(searcher: Searcher, ticket: dict) -> list[str]:
+    def run(searcher: Searcher, ticket: dict[str, Any]) -> list[str]:
         outcome = suggest(searcher, Ticket(ticket["subject"], ticket["body"]), k=K, config=config)
         return [s.article.id for s in outcome.suggestions]
     return run
@@ -92,7 +93,8 @@ def versions(searcher: Searcher, article_ids: list[str]) -> set[str]:
     return {other for a in article_ids for other in [a, *searcher.translations(a).values()]}
 
 
-def evaluate(searcher: Searcher, tickets: list[dict], method: Method) -> dict[str, dict[str, float]]:
+def evaluate(searcher: Searcher, tickets: list[dict[str, Any]],
+             method: Method) -> dict[str, dict[str, float]]:
     rows: dict[str, list[tuple[float, ...]]] = defaultdict(list)
     for ticket in tickets:
         started = time.perf_counter()
@@ -110,7 +112,7 @@ def evaluate(searcher: Searcher, tickets: list[dict], method: Method) -> dict[st
             for lang, lang_rows in rows.items()}
 
 
-def print_table(results: dict[str, dict[str, dict[str, float]]], tickets: list[dict]) -> None:
+def print_table(results: dict[str, dict[str, dict[str, float]]], tickets: list[dict[str, Any]]) -> None:
     counts = {lang: sum(1 for t in tickets if t["lang"] == lang or lang == "all") for lang in LANGS}
     print("MRR@10 strict (per language, n) — and overall R@1 / R@5, MRR@10 any version, median ms")
     header = "".join(f"{lang} ({counts[lang]})".rjust(9) for lang in LANGS)
