@@ -317,11 +317,7 @@ class Searcher:
         return found / total if total else 0.0
 
     def _no_good_match(self, evidence: Evidence | None) -> bool:
-        if evidence is None:
-            return True
-        dense_ok = evidence.similarity is not None and (
-            evidence.similarity >= self.config.min_similarity)
-        return not (dense_ok or evidence.coverage >= self.config.min_coverage)
+        return no_good_match(evidence, self.config.min_similarity, self.config.min_coverage)
 
     def translations(self, article_id: str) -> dict[str, str]:
         """Other language versions of an article: language → article id."""
@@ -332,6 +328,15 @@ class Searcher:
     def facet_values(self) -> dict[str, list[str]]:
         """Values present in the index per filterable field (for filter menus)."""
         return {name: sorted(values) for name, values in self._facets.items()}
+
+
+def no_good_match(evidence: Evidence | None, min_similarity: float, min_coverage: float) -> bool:
+    """Whether a search has no good match: no hit, or a top hit that is neither close enough
+    in meaning nor covers enough of the query's words (bench/quality.py calibrates both)."""
+    if evidence is None:
+        return True
+    dense_ok = evidence.similarity is not None and evidence.similarity >= min_similarity
+    return not (dense_ok or evidence.coverage >= min_coverage)
 
 
 def check_model(snapshot: Snapshot, encoder: Encoder) -> None:

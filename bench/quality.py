@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.search import Evidence, Mode, Searcher  # noqa: E402
+from app.search import Evidence, Mode, Searcher, no_good_match  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.common import sample_searcher  # noqa: E402
 from indexer.analyze import Analyzer  # noqa: E402
@@ -75,9 +75,7 @@ def ngm_scores(rows: list[tuple[bool, bool, Evidence | None]], min_sim: float,
     """Detection of unanswerable queries; false alarms: flagged queries whose top hit is right."""
     tp = fp = fn = alarms = 0
     for unanswerable, correct, evidence in rows:
-        flagged = evidence is None or not (  # no hit at all is no good match, as in the Searcher
-            (evidence.similarity is not None and evidence.similarity >= min_sim)
-            or evidence.coverage >= min_cov)
+        flagged = no_good_match(evidence, min_sim, min_cov)
         tp += flagged and unanswerable
         fp += flagged and not unanswerable
         fn += (not flagged) and unanswerable
