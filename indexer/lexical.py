@@ -151,14 +151,7 @@ class LexicalIndex:
     def contains(self, term: str, documents: npt.NDArray[np.int64]) -> bool:
         """Whether ``term`` occurs in any of ``documents`` (positions, sorted ascending)."""
         column = self._vocab.get(term)
-        if column is None or not len(documents):
-            return False
-        first, last = int(documents[0]), int(documents[-1])
-        if last - first == len(documents) - 1:  # a run of positions, like an article's chunks
-            postings = self.postings.indices[self.postings.span(column)]
-            start = int(postings.searchsorted(first))
-            return start < len(postings) and int(postings[start]) <= last
-        return bool(self.postings.weights(column, documents).any())
+        return column is not None and self.postings.has_any(column, documents)
 
     def top(self, terms: Sequence[str], n: int,
             mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:

@@ -80,6 +80,17 @@ class Postings:
         span = self.span(column)
         return _lookup(self.indices[span], self.data[span], documents)
 
+    def has_any(self, column: int, documents: npt.NDArray[np.int64]) -> bool:
+        """Whether one list holds any of ``documents`` (positions, sorted ascending)."""
+        if not len(documents):
+            return False
+        first, last = int(documents[0]), int(documents[-1])
+        if last - first == len(documents) - 1:  # a run of positions, like an article's chunks
+            postings = self.indices[self.span(column)]
+            start = int(postings.searchsorted(first))
+            return start < len(postings) and int(postings[start]) <= last
+        return bool(self.weights(column, documents).any())
+
     def top(self, columns: list[int], n: int,
             mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int64]:
         """The ``n`` best chunks by their summed weight in ``columns`` (each once; ties:
