@@ -44,7 +44,6 @@ class LexicalIndex:
         self._vocab = {term: column for column, term in enumerate(vocab)}
         self.postings = Postings(data, indices, indptr, size, impacts)
         self._idfs = _idf(np.diff(indptr).astype(np.float64), size)
-        self.size = size
         self.vocab_by_lang = vocab_by_lang
         self._typos = typos
         self._typos_lock = threading.Lock()
@@ -135,6 +134,11 @@ class LexicalIndex:
         """Inverse document frequency of a term (0 when unknown), as Lucene BM25 defines it."""
         column = self._vocab.get(term)
         return 0.0 if column is None else float(self._idfs[column])
+
+    @property
+    def size(self) -> int:
+        """Chunks in the index: the postings hold the count."""
+        return self.postings.size
 
     @property
     def max_idf(self) -> float:
