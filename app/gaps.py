@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from app.store import Store
-from indexer.embed import Encoder, text_key
+from indexer.embed import Encoder
+from indexer.vector_cache import text_key
 
 logger = logging.getLogger(__name__)
 

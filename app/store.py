@@ -87,7 +87,7 @@ query_vectors = sa.Table(
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 """Embeddings of content-gap queries, so that a restart does not re-encode a month of
-them; keyed by :func:`indexer.embed.text_key`, so no query text is kept here."""
+them; keyed by :func:`indexer.vector_cache.text_key`, so no query text is kept here."""
 
 KEY_PREFIX = "dm"
 MIGRATIONS = Path(__file__).parent / "migrations"

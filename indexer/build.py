@@ -28,11 +28,12 @@ from indexer import snapshot
 from indexer.analyze import ANALYZER_VERSION
 from indexer.chunk import TokenBudget
 from indexer.dense import EXACT_MAX, DenseIndex
-from indexer.embed import EmbeddingCache, Encoder, Vectors, embed_chunks_cached
+from indexer.embed import Encoder, Vectors
 from indexer.errors import SnapshotError
 from indexer.lexical import LexicalIndex, term_ids
 from indexer.reading import ReadFile, Reading, read_files
 from indexer.records import Article, ArticleProblem, Chunk
+from indexer.vector_cache import EmbeddingCache, embed_chunks_cached
 
 logger = logging.getLogger(__name__)
 
