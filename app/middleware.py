@@ -75,14 +75,17 @@ class RequestMiddleware:
         except BodyTooLarge:
             await self._too_large(send_with_id, scope["path"], limit)
         finally:
-            elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route, scope["method"]).observe(elapsed)
-            logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000,
-                        extra={"status": status, "duration_ms": round(elapsed * 1000, 2),
-                               "route": route})
+            self._record(scope, status, time.perf_counter() - started)
             request_id.reset(token)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        """Count the request in the metrics and log it (under its request id)."""
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+        self.metrics.latency.labels(route, scope["method"]).observe(elapsed)
+        logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed * 1000,
+                    extra={"status": status, "duration_ms": round(elapsed * 1000, 2),
+                           "route": route})
 
     @staticmethod
     async def _too_large(send: Send, path: str, limit: int) -> None:
