@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.store import Store, query_vectors  # noqa: E402
-from bench.common import fmt_ms, machine, percentiles, start_service, stop  # noqa: E402
-from bench.edit_latency import Searching  # noqa: E402
+from bench.common import machine, start_service, stop  # noqa: E402
+from bench.edit_latency import Searches, Searching  # noqa: E402
 from indexer.build import BuildOptions, build_snapshot  # noqa: E402
 from indexer.embed import ModelSpec, load_encoder  # noqa: E402
 from indexer.snapshot import load_snapshot  # noqa: E402
@@ -83,17 +83,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         prepare(data, args.backend, args.searches, args.distinct)
-        took, busy, idle, errors = reports_beside_searches(data, args.backend, args.reports)
+        took, searches = reports_beside_searches(data, args.backend, args.reports)
         restarted, kept = first_report_after_restart(data, args.backend)
     for index, seconds in enumerate(took[:-1], start=1):
         print(f"report {index}: {seconds:.2f} s")
     print(f"content gaps as CSV: {took[-1]:.2f} s")
     print(f"first report after a restart, {kept} query vectors in the store: {restarted:.2f} s")
-    print(f"another client's searches, {errors} errors:")
-    print(f"  while the reports were built ({len(busy)}): {fmt_ms(percentiles(busy))}, "
-          f"max {max(busy):.0f} ms")
-    print(f"  as long with nothing going on ({len(idle)}): {fmt_ms(percentiles(idle))}, "
-          f"max {max(idle):.0f} ms")
+    searches.report("while the reports were built")
 
 
 def prepare(data: Path, backend: str, searches: int, distinct: int) -> None:
@@ -111,9 +107,9 @@ def prepare(data: Path, backend: str, searches: int, distinct: int) -> None:
 
 
 def reports_beside_searches(data: Path, backend: str, count: int,
-                            ) -> tuple[list[float], list[float], list[float], int]:
+                            ) -> tuple[list[float], Searches]:
     """Each report's and the CSV's seconds while another client searches; that client's
-    search times then, and for as long with nothing else going on; its errors."""
+    searches then, and for as long with nothing else going on."""
     # No query cache: the searching client's 1,000 queries would all be cached after
     # a few seconds, and a report's encodes would evict them, which measures the cache.
     server, port, _ = start_service(ROOT / "kb", data, backend=backend,
@@ -134,13 +130,9 @@ def reports_beside_searches(data: Path, backend: str, count: int,
                     seconds.append(time.perf_counter() - begun)
                 return seconds
 
-            took, busy = searching.during(reports)
-            _, idle = searching.during(lambda: time.sleep(sum(took)))
-            searching.stopped.set()
-            searching.join()
+            return searching.beside(reports, sum)
     finally:
         stop(server)
-    return took, busy, idle, searching.errors
 
 
 def first_report_after_restart(data: Path, backend: str) -> tuple[float, int]:

@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -139,6 +140,32 @@ class Searching(threading.Thread):
         result = work()
         return result, self.latencies[first:]
 
+    def beside(self, work: Callable[[], T],
+               idle_seconds: Callable[[T], float]) -> tuple[T, Searches]:
+        """``work()``'s result, and the searches made while it ran and then over
+        ``idle_seconds(result)`` with nothing else going on; searching stops after."""
+        result, busy = self.during(work)
+        _, idle = self.during(lambda: time.sleep(idle_seconds(result)))
+        self.stopped.set()
+        self.join()
+        return result, Searches(busy, idle, self.errors)
+
+
+@dataclass(frozen=True)
+class Searches:
+    """Another client's search latencies (ms) while some work ran, then for as long idle."""
+
+    busy: list[float]
+    idle: list[float]
+    errors: int
+
+    def report(self, during: str) -> None:
+        """Print both spans' percentiles; ``during`` says what the work was."""
+        print(f"another client's searches, {self.errors} errors:")
+        for label, latencies in ((during, self.busy), ("as long with nothing going on", self.idle)):
+            print(f"  {label} ({len(latencies)}): {fmt_ms(percentiles(latencies))}, "
+                  f"max {max(latencies):.0f} ms")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -149,16 +176,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         kb, data = Path(tmp) / "kb", Path(tmp) / "var"
         report = first_build(kb, data, args.articles)
-        runs, busy, idle, errors = edits_beside_searches(kb, data, args.edits)
+        runs, searches = edits_beside_searches(kb, data, args.edits)
     live = [r[0] for r in runs]
     for index, (seconds, build) in enumerate(runs, start=1):
         print(f"edit {index}: live in {seconds:.2f} s (build job {build:.2f} s)")
     print(f"edit → searchable: median {statistics.median(live):.2f} s, max {max(live):.2f} s "
           f"(goal ≤ 2 s) on {report.articles} articles / {report.chunks} chunks")
-    print(f"another client's searches, {errors} errors:")
-    print(f"  while the edits went live ({len(busy)}): {fmt_ms(percentiles(busy))}, max {max(busy):.0f} ms")
-    print(f"  as long with nothing going on ({len(idle)}): {fmt_ms(percentiles(idle))}, "
-          f"max {max(idle):.0f} ms")
+    searches.report("while the edits went live")
 
 
 def first_build(kb: Path, data: Path, articles: int) -> BuildReport:
@@ -177,10 +201,9 @@ def first_build(kb: Path, data: Path, articles: int) -> BuildReport:
 
 
 def edits_beside_searches(kb: Path, data: Path, edits: int,
-                          ) -> tuple[list[tuple[float, float]], list[float], list[float], int]:
+                          ) -> tuple[list[tuple[float, float]], Searches]:
     """Each edit's seconds until searchable and its build job's, while another client
-    searches; that client's search times then, and for as long with nothing going on; its
-    errors."""
+    searches; that client's searches then, and for as long with nothing going on."""
     server, port, ready = start_service(kb, data, backend=ONNX_INT8,
                                         extra={"DESKMATE_RELOAD_SECONDS": "2"})
     try:
@@ -191,14 +214,11 @@ def edits_beside_searches(kb: Path, data: Path, edits: int,
                   f"{warm['duration_seconds']} s, {warm['state']}")
             searching = Searching(port)
             searching.start()
-            runs, busy = searching.during(
-                lambda: [edit_once(http, 17 + 997 * i, f"zqx{i}marker") for i in range(edits)])
-            _, idle = searching.during(lambda: time.sleep(sum(r[0] for r in runs)))
-            searching.stopped.set()
-            searching.join()
+            return searching.beside(
+                lambda: [edit_once(http, 17 + 997 * i, f"zqx{i}marker") for i in range(edits)],
+                lambda runs: sum(live for live, _ in runs))
     finally:
         stop(server)
-    return runs, busy, idle, searching.errors
 
 
 if __name__ == "__main__":
