@@ -184,4 +184,4 @@ class Analyzer:
     def terms(self, text: str, lang: str) -> list[str]:
         """The index terms of a document in one language, repeats kept."""
         langs = (lang,)  # as words() does, without the offsets a build does not keep
-        return [term for raw in _WORD.findall(text) for term in self._cached_terms(raw, langs)]
+        return [term for raw in self.written_words(text) for term in self._cached_terms(raw, langs)]
