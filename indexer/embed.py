@@ -71,11 +71,9 @@ class EmbeddingModel(Protocol):
     dimension: int
     max_seq_length: int
 
-    def count_tokens(self, text: str) -> int: ...
-
     def token_counter(self) -> Callable[[str], int]:
-        """Counts as :meth:`count_tokens` does, and pickles: a build's reading processes
-        count with it."""
+        """Counts a text's tokens, special tokens left out; pickles (no model inside): a
+        build's reading processes count with it."""
         ...
 
     def encode(self, texts: Sequence[str], prompt: str, *, batch_size: int) -> Vectors: ...
@@ -93,9 +91,6 @@ class TorchModel:
         self.dimension = int(dimension())
         self.max_seq_length = int(model.max_seq_length)
         self._counter = TransformersTokenCounter(model.tokenizer)
-
-    def count_tokens(self, text: str) -> int:
-        return self._counter(text)
 
     def token_counter(self) -> Callable[[str], int]:
         return self._counter
@@ -143,7 +138,7 @@ class Encoder:
         return ALL_LANGUAGES in self.languages or primary in self.languages
 
     def count_tokens(self, text: str) -> int:
-        return self._model.count_tokens(text)
+        return self._model.token_counter()(text)
 
     def token_counter(self) -> Callable[[str], int]:
         """:meth:`count_tokens` as a callable that pickles (no model inside)."""

@@ -287,9 +287,6 @@ class OnnxModel:
         counter.no_padding()
         return TokenCounter(counter)
 
-    def count_tokens(self, text: str) -> int:
-        return self._counter(text)
-
     def token_counter(self) -> Callable[[str], int]:
         return self._counter
 
