@@ -137,11 +137,9 @@ class Encoder:
         primary = lang.split("-")[0]
         return ALL_LANGUAGES in self.languages or primary in self.languages
 
-    def count_tokens(self, text: str) -> int:
-        return self._model.token_counter()(text)
-
     def token_counter(self) -> Callable[[str], int]:
-        """:meth:`count_tokens` as a callable that pickles (no model inside)."""
+        """Counts a text's tokens, special tokens left out; a callable that pickles (no
+        model inside), so a build's reading processes count with a copy."""
         return self._model.token_counter()
 
     @property

@@ -62,7 +62,7 @@ def test_workers_read_what_this_process_reads(tmp_path: Path, encoder: Encoder) 
 def test_a_counter_that_does_not_pickle_reads_here(tmp_path: Path, encoder: Encoder) -> None:
     kb = write_kb(tmp_path / "kb", ARTICLES)
     paths = [path for _, path in article_files(kb)]
-    local = reading(kb, encoder, lambda text: encoder.count_tokens(text))
+    local = reading(kb, encoder, lambda text: encoder.token_counter()(text))
     done: list[int] = []
 
     read = list(read_files(local, paths, processes=2, on_done=done.append, min_parallel=1))
