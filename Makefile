@@ -39,7 +39,7 @@ bench-edit: install
 	$(BIN)/python bench/edit_latency.py
 
 # Performance (issue 8): every figure in bench/RESULTS.md's performance section; each
-# step is bounded in time (timeout) and talks only to 127.0.0.1. 16–28 minutes in all.
+# step is bounded in time (timeout) and talks only to 127.0.0.1. 16–33 minutes in all.
 bench: bench-latency bench-throughput bench-peer bench-build bench-edit bench-scale bench-analytics
 
 bench-latency: install
