@@ -26,7 +26,7 @@ def test_index_build_reads_the_environment_and_flags_win(kb_dir: Path, tmp_path:
     assert version is not None
     manifest = json.loads((tmp_path / "from-flag" / "snapshots" / version / "manifest.json")
                           .read_text("utf-8"))
-    assert manifest["dense"]["type"] == "ivf-flat"  # as the service's rebuilds would make it
+    assert manifest["dense"]["type"] == "ivf-fp16"  # as the service's rebuilds would make it
     assert not (tmp_path / "from-env").exists()
     assert (tmp_path / "var" / "cache" / "embeddings.sqlite").is_file()
 

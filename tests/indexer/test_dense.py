@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import faiss
 import numpy as np
 import numpy.typing as npt
 
 from indexer.build import BuildOptions, build_snapshot
-from indexer.dense import DenseIndex
+from indexer.dense import FILE, DenseIndex, ivf_lists
 from indexer.embed import Encoder
 from indexer.snapshot import current_version
 
@@ -56,12 +57,15 @@ def test_small_indexes_are_exact_and_match_brute_force() -> None:
         assert np.allclose(scores, vectors[ids] @ query, atol=1e-5)
 
 
-def test_large_indexes_use_ivf_with_recall_of_at_least_098() -> None:
+def test_large_indexes_use_ivf_with_recall_of_at_least_098(tmp_path: Path) -> None:
     vectors, queries = corpus_and_queries(20_000, 200)
     index = DenseIndex.build(vectors, exact_max=10_000)
 
     described = index.describe()
-    assert described["type"] == "ivf-flat"
+    assert described["type"] == "ivf-fp16"
+    index.save(tmp_path)
+    stored = faiss.extract_index_ivf(faiss.read_index(str(tmp_path / FILE)))
+    assert stored.code_size == 2 * DIMENSION  # half precision: half the memory of float32
     assert 1 <= described["nprobe"] < described["nlist"]
     found = [set(index.search(q, 100, None)[1][:10].tolist()) for q in queries]
     recall = np.mean([len(f & set(exact_top(vectors, q, 10))) / 10
@@ -103,6 +107,22 @@ def test_the_index_type_survives_save_and_load(tmp_path: Path) -> None:
     assert loaded.search(query, 10, None)[1].tolist() == built.search(query, 10, None)[1].tolist()
 
 
+def test_snapshots_with_float32_ivf_lists_still_load_and_search(tmp_path: Path) -> None:
+    vectors, queries = corpus_and_queries(5000, 20)
+    nlist = ivf_lists(len(vectors))
+    older = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIMENSION), DIMENSION, nlist, faiss.METRIC_INNER_PRODUCT)
+    older.train(vectors)
+    older.add(vectors)
+    older.nprobe = nlist  # every list: the results are exact
+    faiss.write_index(older, str(tmp_path / FILE))
+
+    loaded = DenseIndex.load(tmp_path)
+
+    assert loaded.describe()["type"] == "ivf-flat"
+    for query in queries:
+        assert loaded.search(query, 10, None)[1].tolist() == exact_top(vectors, query, 10)
+
+
 def test_the_manifest_records_the_dense_index_type(kb_dir: Path, tmp_path: Path,
                                                    encoder: Encoder) -> None:
     index_dir = tmp_path / "index"
@@ -111,5 +131,5 @@ def test_the_manifest_records_the_dense_index_type(kb_dir: Path, tmp_path: Path,
     manifest = json.loads((index_dir / "snapshots" / str(current_version(index_dir))
                            / "manifest.json").read_text("utf-8"))
 
-    assert manifest["dense"]["type"] == "ivf-flat"
+    assert manifest["dense"]["type"] == "ivf-fp16"
     assert manifest["dense"]["vectors"] == manifest["counts"]["chunks"]
