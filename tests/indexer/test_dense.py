@@ -60,13 +60,13 @@ def test_small_indexes_are_exact_and_match_brute_force() -> None:
 def test_large_indexes_use_ivf_with_recall_of_at_least_098(tmp_path: Path) -> None:
     vectors, queries = corpus_and_queries(20_000, 200)
     index = DenseIndex.build(vectors, exact_max=10_000)
+    index.save(tmp_path)
 
     described = index.describe()
     assert described["type"] == "ivf-fp16"
-    index.save(tmp_path)
+    assert 1 <= described["nprobe"] < described["nlist"]
     stored = faiss.extract_index_ivf(faiss.read_index(str(tmp_path / FILE)))
     assert stored.code_size == 2 * DIMENSION  # half precision: half the memory of float32
-    assert 1 <= described["nprobe"] < described["nlist"]
     found = [set(index.search(q, 100, None)[1][:10].tolist()) for q in queries]
     recall = np.mean([len(f & set(exact_top(vectors, q, 10))) / 10
                       for f, q in zip(found, queries, strict=True)])
