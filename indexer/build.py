@@ -27,7 +27,7 @@ import numpy.typing as npt
 from indexer import snapshot
 from indexer.analyze import ANALYZER_VERSION
 from indexer.chunk import TokenBudget
-from indexer.dense import EXACT_MAX, DenseIndex
+from indexer.dense import EXACT_MAX, Centroids, DenseIndex
 from indexer.embed import Encoder, Vectors
 from indexer.errors import SnapshotError
 from indexer.lexical import LexicalIndex, term_ids
@@ -118,6 +118,9 @@ class BuildCache:
     files: dict[str, _FileEntry] = field(default_factory=dict)
     vocab: dict[str, int] = field(default_factory=dict)
     """Every term seen, with its id (ids only grow; unused terms are dropped per index)."""
+    centroids: Centroids | None = None
+    """The last IVF training, which later builds add to while it fits their vectors (after
+    a new configuration every chunk is new, so the next build trains again)."""
     configuration: tuple[Any, ...] = ()
 
 
@@ -180,6 +183,7 @@ class _Build:
         chunks = [c for e in entries for c in e.chunks]
         if not chunks:
             raise SnapshotError(f"the {len(articles)} articles in {self.kb_dir} hold no text to index")
+        new = sum(len(e.chunks) for e in entries if e.vectors is None)  # not in the last build
         embedded = self._embed(entries)
         self.progress(Phase.BM25, 0, 1)
         langs = [e.article.lang for e in entries if e.article for _ in e.chunks]
@@ -188,7 +192,9 @@ class _Build:
         self.progress(Phase.BM25, 1, 1)
         self.progress(Phase.WRITE, 0, 1)
         vectors = np.concatenate([e.vectors for e in entries if e.vectors is not None])
-        dense = DenseIndex.build(vectors, exact_max=self.options.dense_exact_max)
+        dense = DenseIndex.build(vectors, exact_max=self.options.dense_exact_max,
+                                 centroids=self.cache.centroids, new=new)
+        self.cache.centroids = dense.centroids
         dense.save(staged)
         lexical.save(staged)
         snapshot.write_records(staged, articles, chunks,

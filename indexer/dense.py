@@ -12,13 +12,19 @@ half the memory of float32 (1M vectors: 0.73 GiB instead of 1.46 GiB) and 12 % l
 per search on a Zen 1 EPYC, for the same recall@10 (0.987 at 1M; bench/RESULTS.md).
 8-bit codes were faster still but fell below 0.98. Snapshots built with float32 lists
 (``ivf-flat``) still load.
+
+Training the lists (k-means) is most of an IVF build: ~130 of 180 s at 1M vectors on a
+Zen 1 EPYC. A rebuild of about the same vectors, such as one edited article, reuses the
+last build's :class:`Centroids` and only adds the vectors, until the vectors new since
+the training, or the change in size, pass ``RETRAIN_SHARE`` of the vectors trained for.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -34,13 +40,36 @@ TRAIN_PER_LIST = 48
 PROBE_SHARE = 0.05
 """Share of the IVF lists a search visits before any filter widens it (recall@10 ≥ 0.99 on
 clustered data at 20k–1M vectors; 1.2 % gave 0.96 at 20k)."""
+RETRAIN_SHARE = 0.2
+"""Share of the vectors the IVF lists were trained for that may be new since, or added or
+removed, before a build trains the lists again (bench/scale.py measures the recall at a
+sixth, all of topics the training never saw)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Centroids:
+    """The trained, still empty IVF index of a build, for later builds to add to."""
+
+    index: faiss.IndexIVF
+    trained_for: int
+    """Vectors in the build that trained it."""
+    new_since: int = 0
+    """Vectors new in the builds that reused it since (edited or added chunks)."""
+
+    def fit(self, count: int, dimension: int, new: int) -> bool:
+        """Whether a build of ``count`` vectors, ``new`` of them new, may reuse these."""
+        limit = RETRAIN_SHARE * self.trained_for
+        return (int(self.index.d) == dimension and abs(count - self.trained_for) <= limit
+                and self.new_since + new <= limit)
 
 
 class DenseIndex:
     """Top-k inner-product search with optional pre-filtering by a chunk mask."""
 
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: faiss.Index, centroids: Centroids | None = None) -> None:
         self._index = index
+        self.centroids = centroids
+        """The IVF lists' training, empty, when this index was built here (not loaded)."""
         self.size = int(index.ntotal)
         self.dimension = int(index.d)
         self._ivf = faiss.try_extract_index_ivf(index) if not isinstance(index, faiss.IndexFlat) else None
@@ -48,25 +77,25 @@ class DenseIndex:
         self.nprobe = int(self._ivf.nprobe) if self._ivf is not None else 0
 
     @classmethod
-    def build(cls, vectors: npt.NDArray[np.float32], *, exact_max: int = EXACT_MAX) -> DenseIndex:
-        """Exact index up to ``exact_max`` vectors, IVF above (trained on a seeded sample)."""
+    def build(cls, vectors: npt.NDArray[np.float32], *, exact_max: int = EXACT_MAX,
+              centroids: Centroids | None = None, new: int = 0) -> DenseIndex:
+        """Exact index up to ``exact_max`` vectors, IVF above: on ``centroids`` when they
+        fit (``new`` of the vectors were not in the build before), else trained now on a
+        seeded sample."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         count, dimension = vectors.shape
         if count <= exact_max:
             flat = faiss.IndexFlatIP(dimension)
             flat.add(vectors)
             return cls(flat)
-        nlist = ivf_lists(count)
-        quantizer = faiss.IndexFlatIP(dimension)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_fp16,
-                                              faiss.METRIC_INNER_PRODUCT, False)  # not by residual
-        sample = np.random.default_rng(0).choice(count, size=min(count, nlist * TRAIN_PER_LIST),
-                                                 replace=False)
-        index.cp.niter = 10  # k-means rounds: 25 (the default) took 2.5× as long for the same recall
-        index.train(vectors[np.sort(sample)])
+        if centroids is not None and centroids.fit(count, dimension, new):
+            centroids = Centroids(centroids.index, centroids.trained_for, centroids.new_since + new)
+        else:
+            centroids = Centroids(_trained(vectors), count)
+        index = cast(faiss.IndexIVF, faiss.clone_index(centroids.index))  # the clone is downcast
         index.add(vectors)
-        index.nprobe = max(8, math.ceil(nlist * PROBE_SHARE))
-        return cls(index)
+        index.nprobe = max(8, math.ceil(index.nlist * PROBE_SHARE))
+        return cls(index, centroids)
 
     def describe(self) -> dict[str, Any]:
         """What kind of index this is, for the snapshot manifest."""
@@ -134,6 +163,20 @@ def set_search_threads(threads: int) -> None:
     """
     global _search_threads
     _search_threads = threads
+
+
+def _trained(vectors: npt.NDArray[np.float32]) -> faiss.IndexIVF:
+    """An empty IVF index (fp16 lists) trained on a seeded sample of ``vectors``."""
+    count, dimension = vectors.shape
+    nlist = ivf_lists(count)
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_fp16,
+                                          faiss.METRIC_INNER_PRODUCT, False)  # not by residual
+    sample = np.random.default_rng(0).choice(count, size=min(count, nlist * TRAIN_PER_LIST),
+                                             replace=False)
+    index.cp.niter = 10  # k-means rounds: 25 (the default) took 2.5× as long for the same recall
+    index.train(vectors[np.sort(sample)])
+    return index
 
 
 def ivf_lists(count: int) -> int:

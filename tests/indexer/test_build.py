@@ -110,6 +110,27 @@ def test_an_interrupted_build_leaves_the_previous_snapshot_live(
     assert not list((index / snapshot.SNAPSHOTS).glob(f"{snapshot.STAGING_PREFIX}*"))
 
 
+def test_a_rebuild_adds_to_the_last_ivf_training_until_the_configuration_changes(
+        kb_dir: Path, tmp_path: Path, encoder: Encoder) -> None:
+    cache, ivf = BuildCache(), BuildOptions(dense_exact_max=0)
+    first = build_snapshot(kb_dir, tmp_path / "index", encoder, tmp_path / "c.sqlite", ivf,
+                           cache=cache)
+    trained = cache.centroids
+    (kb_dir / "extra.md").write_text("# Printer jams\n\nOpen the tray and pull the sheet out.\n",
+                                     encoding="utf-8")
+    second = build_snapshot(kb_dir, tmp_path / "index", encoder, tmp_path / "c.sqlite", ivf,
+                            cache=cache)
+    after_edit = cache.centroids
+    build_snapshot(kb_dir, tmp_path / "index", encoder, tmp_path / "c.sqlite",
+                   BuildOptions(dense_exact_max=0, default_lang="pl"), cache=cache)
+
+    assert trained is not None and after_edit is not None and cache.centroids is not None
+    assert second.chunks == first.chunks + 1
+    assert after_edit.index is trained.index and after_edit.new_since == 1
+    assert cache.centroids.index is not trained.index  # every file read again: trained again
+    assert snapshot.load_snapshot(tmp_path / "index").dense.describe()["type"] == "ivf-fp16"
+
+
 def test_a_build_cache_reprocesses_only_changed_files(kb_dir: Path, tmp_path: Path,
                                                       encoder: Encoder) -> None:
     cache = BuildCache()

@@ -1,6 +1,7 @@
 """The dense index: exact below the size threshold, IVF above it with recall ≥ 0.98 against
-exact search, filters applied before the top k is cut, and the type kept across save/load
-and recorded in the snapshot manifest."""
+exact search, filters applied before the top k is cut, rebuilds that add to the last IVF
+training while it fits, and the type kept across save/load and recorded in the snapshot
+manifest."""
 
 from __future__ import annotations
 
@@ -71,6 +72,42 @@ def test_large_indexes_use_ivf_with_recall_of_at_least_098(tmp_path: Path) -> No
     recall = np.mean([len(f & set(exact_top(vectors, q, 10))) / 10
                       for f, q in zip(found, queries, strict=True)])
     assert recall >= 0.98
+
+
+def test_a_rebuild_of_about_the_same_vectors_adds_to_the_last_training() -> None:
+    vectors, queries = corpus_and_queries(20_000, 200)
+    first = DenseIndex.build(vectors, exact_max=10_000)
+    edited = vectors.copy()
+    edited[:1000] = clustered(len(vectors) + len(queries) + 1000)[-1000:]  # 1,000 chunks rewritten
+
+    rebuilt = DenseIndex.build(edited, exact_max=10_000, centroids=first.centroids, new=1000)
+
+    assert first.centroids is not None and rebuilt.centroids is not None
+    assert rebuilt.centroids.index is first.centroids.index  # no new k-means
+    assert (rebuilt.centroids.trained_for, rebuilt.centroids.new_since) == (20_000, 1000)
+    assert rebuilt.describe() == first.describe()
+    found = [set(rebuilt.search(q, 100, None)[1][:10].tolist()) for q in queries]
+    recall = np.mean([len(f & set(exact_top(edited, q, 10))) / 10
+                      for f, q in zip(found, queries, strict=True)])
+    assert recall >= 0.98
+
+
+def test_the_lists_are_trained_again_once_a_fifth_is_new_or_the_size_moves_a_fifth() -> None:
+    vectors = clustered(20_000)
+    centroids = DenseIndex.build(vectors, exact_max=10_000).centroids
+    assert centroids is not None
+
+    assert centroids.fit(20_000, DIMENSION, new=4000)
+    assert centroids.fit(16_000, DIMENSION, new=0) and centroids.fit(24_000, DIMENSION, new=0)
+    assert not centroids.fit(20_000, DIMENSION, new=4001)
+    assert not centroids.fit(15_999, DIMENSION, new=0)
+    assert not centroids.fit(24_001, DIMENSION, new=0)
+    assert not centroids.fit(20_000, DIMENSION * 2, new=0)  # another model
+    once = DenseIndex.build(vectors, exact_max=10_000, centroids=centroids, new=3000).centroids
+    assert once is not None and once.index is centroids.index
+    twice = DenseIndex.build(vectors, exact_max=10_000, centroids=once, new=1001).centroids
+    assert twice is not None and twice.index is not centroids.index  # 4,001 new in all
+    assert (twice.trained_for, twice.new_since) == (20_000, 0)
 
 
 def test_ivf_filters_before_the_cut_even_for_a_small_share() -> None:
