@@ -51,6 +51,8 @@ from bench.common import (  # noqa: E402
 from indexer.build import BuildOptions, BuildReport, build_snapshot  # noqa: E402
 from indexer.embed import ONNX_INT8, Encoder, ModelSpec, Vectors, load_encoder  # noqa: E402
 
+EDIT_TIMEOUT = 300
+"""Seconds an edit may take to become searchable before the benchmark gives up."""
 SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "gri", "pe", "nul", "sa", "dor", "ex", "fi",
              "qua", "zen", "bra", "tol", "wi", "um", "cer"]
 
@@ -101,12 +103,15 @@ def edit_once(http: httpx.Client, n: int, marker: str) -> tuple[float, float]:
     response = http.put(f"/v1/admin/articles/article-{n}", content=text.encode())
     response.raise_for_status()
     job_id = response.json()["job"]["id"]
-    while True:
-        results = http.get("/v1/search", params={"q": marker, "k": 1}).json()["results"]
-        if results and results[0]["article_id"] == f"article-{n}":
-            live = time.perf_counter() - started
-            break
+    # In the top 10, not first: above DESKMATE_DENSE_EXACT_MAX chunks the dense side is an
+    # IVF index, and its lists, trained on the first build's random vectors, need not hold
+    # the one real vector next to the query's; BM25 alone still finds the unique word.
+    while not any(r["article_id"] == f"article-{n}"
+                  for r in http.get("/v1/search", params={"q": marker, "k": 10}).json()["results"]):
+        if time.perf_counter() - started > EDIT_TIMEOUT:
+            raise RuntimeError(f"article-{n} was not searchable {EDIT_TIMEOUT} s after its edit")
         time.sleep(0.01)
+    live = time.perf_counter() - started
     job = wait_job(http, job_id)
     return live, float(job["duration_seconds"])  # type: ignore[arg-type]
 
