@@ -112,6 +112,9 @@ def test_an_interrupted_build_leaves_the_previous_snapshot_live(
 
 def test_a_rebuild_adds_to_the_last_ivf_training_until_the_configuration_changes(
         kb_dir: Path, tmp_path: Path, encoder: Encoder) -> None:
+    for n in range(40):  # enough chunks that one more is within the share kept for
+        (kb_dir / f"note-{n}.md").write_text(f"# Note {n}\n\nStep {n} of the setup.\n",
+                                             encoding="utf-8")
     cache, ivf = BuildCache(), BuildOptions(dense_exact_max=0)
     first = build_snapshot(kb_dir, tmp_path / "index", encoder, tmp_path / "c.sqlite", ivf,
                            cache=cache)

@@ -78,7 +78,7 @@ def test_a_rebuild_of_about_the_same_vectors_adds_to_the_last_training() -> None
     vectors, queries = corpus_and_queries(20_000, 200)
     first = DenseIndex.build(vectors, exact_max=10_000)
     edited = vectors.copy()
-    edited[:1000] = clustered(len(vectors) + len(queries) + 1000)[-1000:]  # 1,000 chunks rewritten
+    edited[:1000] = clustered(len(vectors) + len(queries) + 1000)[-1000:]  # 5 % rewritten
 
     rebuilt = DenseIndex.build(edited, exact_max=10_000, centroids=first.centroids, new=1000)
 
@@ -92,21 +92,21 @@ def test_a_rebuild_of_about_the_same_vectors_adds_to_the_last_training() -> None
     assert recall >= 0.98
 
 
-def test_the_lists_are_trained_again_once_a_fifth_is_new_or_the_size_moves_a_fifth() -> None:
+def test_the_lists_are_trained_again_once_5_percent_is_new_or_the_size_moves_5_percent() -> None:
     vectors = clustered(20_000)
     centroids = DenseIndex.build(vectors, exact_max=10_000).centroids
     assert centroids is not None
 
-    assert centroids.fit(20_000, DIMENSION, new=4000)
-    assert centroids.fit(16_000, DIMENSION, new=0) and centroids.fit(24_000, DIMENSION, new=0)
-    assert not centroids.fit(20_000, DIMENSION, new=4001)
-    assert not centroids.fit(15_999, DIMENSION, new=0)
-    assert not centroids.fit(24_001, DIMENSION, new=0)
+    assert centroids.fit(20_000, DIMENSION, new=1000)
+    assert centroids.fit(19_000, DIMENSION, new=0) and centroids.fit(21_000, DIMENSION, new=0)
+    assert not centroids.fit(20_000, DIMENSION, new=1001)
+    assert not centroids.fit(18_999, DIMENSION, new=0)
+    assert not centroids.fit(21_001, DIMENSION, new=0)
     assert not centroids.fit(20_000, DIMENSION * 2, new=0)  # another model
-    once = DenseIndex.build(vectors, exact_max=10_000, centroids=centroids, new=3000).centroids
+    once = DenseIndex.build(vectors, exact_max=10_000, centroids=centroids, new=700).centroids
     assert once is not None and once.index is centroids.index
-    twice = DenseIndex.build(vectors, exact_max=10_000, centroids=once, new=1001).centroids
-    assert twice is not None and twice.index is not centroids.index  # 4,001 new in all
+    twice = DenseIndex.build(vectors, exact_max=10_000, centroids=once, new=301).centroids
+    assert twice is not None and twice.index is not centroids.index  # 1,001 new in all
     assert (twice.trained_for, twice.new_since) == (20_000, 0)
 
 
