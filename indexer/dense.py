@@ -13,11 +13,11 @@ per search on a Zen 1 EPYC, for the same recall@10 (0.987 at 1M; bench/RESULTS.m
 8-bit codes were faster still but fell below 0.98. Snapshots built with float32 lists
 (``ivf-flat``) still load.
 
-Training the lists (k-means) is most of an IVF build: ~130 of 180 s at 1M vectors on a
-Zen 1 EPYC. A rebuild of about the same vectors, such as one edited article, reuses the
-last build's :class:`Centroids` and only adds the vectors, until the vectors new since
-the training, or the change in size, pass ``RETRAIN_SHARE`` (5 %) of the vectors trained
-for.
+Training the lists (k-means) is most of an IVF build: ~110 of 160 s at 1M vectors on a
+Zen 1 EPYC; adding the vectors is the rest. A rebuild of about the same vectors, such as
+one edited article, reuses the last build's :class:`Centroids` and only adds the vectors,
+until the vectors new since the training, or the change in size, pass
+``RETRAIN_SHARE`` (5 %) of the vectors trained for.
 """
 
 from __future__ import annotations
